@@ -1,0 +1,180 @@
+"""``construct`` <-> numpy dtype conversions (private helper of :mod:`recview.schema`).
+
+``dtype_from_construct`` walks a fixed-size ``construct.Struct`` and lays its
+fields out at the offsets construct itself would read them from (each subcon
+advances by its own ``sizeof()``, so ``Padded``/``Aligned``/``Padding`` gaps
+come out right). ``construct_from_dtype`` goes the other way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import construct as c
+import numpy as np
+
+from recview.errors import SchemaError
+
+_FMT_KIND = {
+    "b": "i1", "B": "u1", "h": "i2", "H": "u2", "i": "i4", "I": "u4", "l": "i4", "L": "u4",
+    "q": "i8", "Q": "u8", "e": "f2", "f": "f4", "d": "f8", "?": "b1",
+}  # fmt: skip
+_KIND_FMT = {"i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "i", "u4": "I", "i8": "q",
+             "u8": "Q", "f2": "e", "f4": "f", "f8": "d"}  # fmt: skip
+_NATIVE = "<" if np.little_endian else ">"
+
+
+def _describe(con: Any) -> str:
+    return type(con).__name__
+
+
+def _sizeof(con: Any, path: str) -> int:
+    try:
+        n = con.sizeof()
+    except Exception as err:  # SizeofError, or a this-expression failing
+        raise SchemaError(
+            f"field {path!r} ({_describe(con)}) has no fixed size", field=path or None
+        ) from err
+    return int(n)
+
+
+def dtype_from_construct(struct: Any) -> tuple[np.dtype[Any], dict[str, dict[int, str]]]:
+    """Compile a fixed-size ``construct.Struct`` to a structured dtype and enum names."""
+    inner = struct
+    while isinstance(inner, c.Renamed):
+        inner = inner.subcon
+    if not isinstance(inner, c.Struct):
+        raise SchemaError(
+            f"from_construct expects a construct.Struct, got {_describe(struct)}"
+        )
+    enums: dict[str, dict[int, str]] = {}
+    dt = _struct(inner, "", enums)
+    if dt is None:
+        raise SchemaError("construct.Struct has no named fields")
+    return dt, enums
+
+
+def _struct(con: Any, path: str, enums: dict[str, dict[int, str]]) -> np.dtype[Any] | None:
+    names: list[str] = []
+    formats: list[np.dtype[Any]] = []
+    offsets: list[int] = []
+    pos = 0
+    for i, sub in enumerate(con.subcons):
+        name = sub.name
+        fpath = (f"{path}.{name}" if path else name) if name else f"{path}[{i}]".lstrip(".")
+        size = _sizeof(sub, fpath)
+        if name:
+            if name.startswith("_"):  # construct's own context keys: _io, _params...
+                raise SchemaError(f"field {fpath!r}: names starting with '_' are reserved "
+                                  "by construct", field=fpath)
+            dt = _leaf(sub, fpath, enums)
+            if dt is not None:
+                names.append(name)
+                formats.append(dt)
+                offsets.append(pos)
+        # an unnamed subcon (Padding, an unnamed Const...) occupies bytes: a gap
+        pos += size
+    if not names:
+        return None
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": pos})
+
+
+def _leaf(con: Any, path: str, enums: dict[str, dict[int, str]]) -> np.dtype[Any] | None:
+    """dtype of one subcon, or None if it is all padding / zero-size."""
+    if isinstance(con, c.Renamed):
+        return _leaf(con.subcon, path, enums)
+    if isinstance(con, c.Struct):
+        return _struct(con, path, enums)
+    if isinstance(con, c.FormatField):
+        endian, char = con.fmtstr[0], con.fmtstr[1:]
+        kind = _FMT_KIND.get(char)
+        if kind is None:
+            raise SchemaError(f"field {path!r}: struct format {con.fmtstr!r} has no numpy "
+                              "equivalent", field=path)
+        return np.dtype((_NATIVE if endian in "=@" else endian) + kind)
+    if isinstance(con, c.BytesInteger):
+        if not isinstance(con.length, int) or con.length not in (1, 2, 4, 8):
+            raise SchemaError(
+                f"field {path!r}: a {con.length!r}-byte integer has no numpy dtype "
+                "(1, 2, 4 or 8 bytes)", field=path,
+            )
+        if not isinstance(con.swapped, bool):
+            raise SchemaError(f"field {path!r}: byte order decided at parse time is not "
+                              "supported", field=path)
+        return np.dtype(("<" if con.swapped else ">") + ("i" if con.signed else "u")
+                        + str(con.length))
+    if isinstance(con, c.BitsInteger):
+        raise SchemaError(f"field {path!r}: bit fields (BitsInteger) are not supported",
+                          field=path)
+    if con is c.Flag or type(con).__name__ == "Flag":
+        return np.dtype("?")
+    if isinstance(con, c.Bytes):
+        return np.dtype(f"S{_sizeof(con, path)}")
+    if isinstance(con, c.StringEncoded | c.FixedSized):
+        n = _sizeof(con, path)
+        return np.dtype(f"S{n}") if n else None
+    if isinstance(con, c.Array):
+        if not isinstance(con.count, int):
+            raise SchemaError(f"field {path!r} (Array) has no fixed size", field=path)
+        if con.count == 0:
+            return None
+        sub = _leaf(con.subcon, path, enums)
+        return None if sub is None else np.dtype((sub, (con.count,)))
+    if isinstance(con, c.Enum):
+        dt = _leaf(con.subcon, path, enums)
+        enums[path] = {int(k): str(v) for k, v in con.decmapping.items()}
+        return dt
+    if isinstance(con, c.Subconstruct):  # Const, Default, Padded, Aligned, Adapters...
+        return _leaf(con.subcon, path, enums)
+    if _sizeof(con, path) == 0:  # Pass, Computed, Check, Probe...
+        return None
+    raise SchemaError(f"field {path!r} ({_describe(con)}) has no numpy equivalent", field=path)
+
+
+def construct_from_dtype(dt: np.dtype[Any], unions: frozenset[str], path: str = "") -> Any:
+    """The ``construct.Struct`` that parses and builds exactly ``dt``'s bytes."""
+    assert dt.names is not None and dt.fields is not None
+    members = sorted(
+        ((int(dt.fields[n][1]), n, dt.fields[n][0]) for n in dt.names), key=lambda m: m[0]
+    )
+    if path in unions:
+        subs = []
+        for off, name, fdt in members:
+            fpath = f"{path}.{name}" if path else name
+            con = _con(fdt, unions, fpath)
+            if off:
+                con = c.Struct(c.Padding(off), "value" / con)
+            subs.append(name / con)
+        return c.Padded(dt.itemsize, c.Union(0, *subs))
+    fields: list[Any] = []
+    pos = 0
+    for off, name, fdt in members:
+        if off > pos:
+            fields.append(c.Padding(off - pos))
+        fpath = f"{path}.{name}" if path else name
+        fields.append(name / _con(fdt, unions, fpath))
+        pos = off + fdt.itemsize
+    if dt.itemsize > pos:
+        fields.append(c.Padding(dt.itemsize - pos))
+    return c.Struct(*fields)
+
+
+def _con(fdt: np.dtype[Any], unions: frozenset[str], path: str) -> Any:
+    if fdt.subdtype is not None:
+        base, shape = fdt.subdtype
+        con = _con(base, unions, path)
+        for k in reversed(shape):
+            con = c.Array(k, con)
+        return con
+    if fdt.names is not None:
+        return construct_from_dtype(fdt, unions, path)
+    key = f"{fdt.kind}{fdt.itemsize}"
+    if fdt.kind == "b":
+        return c.Flag
+    if key in _KIND_FMT:
+        order = "<" if fdt.byteorder in "<|" else ">" if fdt.byteorder == ">" else _NATIVE
+        return c.FormatField(order, _KIND_FMT[key])
+    if fdt.kind == "S":
+        # numpy reads S<n> with trailing NULs stripped and writes it NUL-padded
+        return c.FixedSized(fdt.itemsize, c.NullStripped(c.GreedyBytes))
+    return c.Bytes(fdt.itemsize)  # complex, datetime, U, V: raw bytes

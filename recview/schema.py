@@ -1,0 +1,910 @@
+"""Schemas: every way of describing a record compiles to one numpy structured dtype.
+
+This module owns :class:`Schema` (immutable, hashable, picklable), the
+declarative :class:`Record` base class and its type atoms (``u64``, ``f32be``,
+``bytes_(n)``, ``pad(n)``, ``array(t, n)``...), and the conversions from and to
+numpy dtypes, ``construct`` structs, C declarations (via the private
+:mod:`recview._cdecl`) and a stable JSON form. It knows nothing about files.
+
+The JSON form (``version`` 1) is::
+
+    {"format": "recview.schema", "version": 1, "itemsize": 32,
+     "fields": [{"name": "ts", "offset": 0, "type": "<u8"},
+                {"name": "px", "offset": 8, "type": "<f4", "shape": [2]},
+                {"name": "hdr", "offset": 16,
+                 "type": {"itemsize": 16, "fields": [...]}}],
+     "unions": ["hdr"],                 # optional: fields whose members overlap
+     "enums": {"side": {"0": "BUY"}}}   # optional: display names of integer values
+
+A scalar ``type`` is a numpy type string with an explicit byte order:
+``<``/``>`` (or ``|`` for one-byte types) followed by ``b1``, ``i1 i2 i4 i8``,
+``u1 u2 u4 u8``, ``f2 f4 f8``, ``c8 c16``, ``S<n>`` (bytes, trailing NULs
+stripped on read), ``V<n>`` (raw bytes), ``U<n>`` (UCS-4 text) or
+``M8[unit]``/``m8[unit]``. Bytes not covered by any field are padding.
+``from_json`` parses with :func:`json.loads` and checks every value against
+this grammar: it never evaluates code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import re
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import numpy as np
+
+from recview.errors import SchemaError
+
+__all__ = [
+    "FieldInfo",
+    "Record",
+    "Schema",
+    "array",
+    "as_schema",
+    "bytes_",
+    "f2",
+    "f4",
+    "f4be",
+    "f4le",
+    "f8",
+    "f8be",
+    "f8le",
+    "f16",
+    "f16be",
+    "f16le",
+    "f32",
+    "f32be",
+    "f32le",
+    "f64",
+    "f64be",
+    "f64le",
+    "i8",
+    "i8be",
+    "i8le",
+    "i16",
+    "i16be",
+    "i16le",
+    "i32",
+    "i32be",
+    "i32le",
+    "i64",
+    "i64be",
+    "i64le",
+    "pad",
+    "u8",
+    "u8be",
+    "u8le",
+    "u16",
+    "u16be",
+    "u16le",
+    "u32",
+    "u32be",
+    "u32le",
+    "u64",
+    "u64be",
+    "u64le",
+]
+
+_JSON_FORMAT = "recview.schema"
+_JSON_VERSION = 1
+# numpy kinds a record field may have: fixed-size, no Python objects.
+_ALLOWED_KINDS = frozenset("biufcSUVMm")
+_SCALAR_RE = re.compile(
+    r"^(?:[<>|=]?(?:b1|[iu][1248]|f[248]|c(?:8|16))|\|?[SV][1-9][0-9]{0,9}"
+    r"|[<>=]?U[1-9][0-9]{0,9}|[<>=]?[Mm]8(?:\[[0-9]*[a-zA-Z]{1,2}\])?)$"
+)
+# A schema bigger than this is surely a mistake (and numpy refuses near 2**31).
+_MAX_ITEMSIZE = 1 << 30
+
+
+# ---------------------------------------------------------------------------
+# Type atoms for the declarative Record class
+# ---------------------------------------------------------------------------
+
+# Sized in bits, little-endian unless suffixed ``be``; ``f2 f4 f8`` are numpy's
+# byte-size spellings of the floats.
+i8, i16, i32, i64 = (np.dtype(f"<i{n}") for n in (1, 2, 4, 8))
+u8, u16, u32, u64 = (np.dtype(f"<u{n}") for n in (1, 2, 4, 8))
+f16, f32, f64 = (np.dtype(f"<f{n}") for n in (2, 4, 8))
+f2, f4, f8 = f16, f32, f64
+i8le, i16le, i32le, i64le = i8, i16, i32, i64
+u8le, u16le, u32le, u64le = u8, u16, u32, u64
+f16le, f32le, f64le = f16, f32, f64
+f4le, f8le = f32, f64
+i8be, i16be, i32be, i64be = (np.dtype(f">i{n}") for n in (1, 2, 4, 8))
+u8be, u16be, u32be, u64be = (np.dtype(f">u{n}") for n in (1, 2, 4, 8))
+f16be, f32be, f64be = (np.dtype(f">f{n}") for n in (2, 4, 8))
+f4be, f8be = f32be, f64be
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pad:
+    nbytes: int
+
+
+def bytes_(n: int) -> np.dtype[Any]:
+    """A fixed-size byte string of ``n`` bytes (numpy ``S<n>``; trailing NULs
+    are stripped on read, as C ``char[n]`` text usually wants).
+
+    Examples
+    --------
+    >>> import recview as rv
+    >>> class Tick(rv.Record):
+    ...     sym: rv.bytes_(8)
+    ...     px: rv.f64
+    >>> Tick.schema.itemsize
+    16
+    """
+    n = _positive_int(n, "bytes_(n)")
+    return np.dtype(f"S{n}")
+
+
+def pad(n: int) -> _Pad:
+    """``n`` bytes of padding: skipped, not a field.
+
+    Examples
+    --------
+    >>> import recview as rv
+    >>> class R(rv.Record):
+    ...     a: rv.u8
+    ...     _gap: rv.pad(3)
+    ...     b: rv.u32
+    >>> R.schema.dtype.fields["b"][1], R.schema.names
+    (4, ('a', 'b'))
+    """
+    return _Pad(_positive_int(n, "pad(n)"))
+
+
+def array(t: Any, n: int | Sequence[int]) -> np.dtype[Any]:
+    """A fixed-size array of ``n`` items of type ``t`` (``n`` may be a shape).
+
+    Examples
+    --------
+    >>> import recview as rv
+    >>> class R(rv.Record):
+    ...     xyz: rv.array(rv.f32, 3)
+    ...     grid: rv.array(rv.u8, (2, 4))
+    >>> R.schema.itemsize
+    20
+    """
+    shape = (n,) if isinstance(n, int) else tuple(n)
+    if not shape:
+        raise SchemaError("array(t, n): n must be a positive size or a non-empty shape")
+    for k in shape:
+        _positive_int(k, "array(t, n)")
+    return np.dtype((_atom_dtype(t, "array item"), shape))
+
+
+def _positive_int(n: object, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+        raise SchemaError(f"{what}: expected a positive integer size, got {n!r}")
+    return int(n)
+
+
+def _atom_dtype(t: Any, field: str) -> np.dtype[Any]:
+    if isinstance(t, type) and issubclass(t, Record):
+        return t.schema.dtype
+    if isinstance(t, Schema):
+        return t.dtype
+    if isinstance(t, np.dtype):
+        return t
+    raise SchemaError(
+        f"field {field!r}: {t!r} is not a recview type (use rv.u32, rv.f64be, rv.bytes_(n), "
+        "rv.array(t, n), rv.pad(n) or a Record subclass)",
+        field=field,
+    )
+
+
+def _round_up(n: int, align: int) -> int:
+    return -(-n // align) * align
+
+
+class Record:
+    """Declarative schema: subclass and annotate fields with recview types.
+
+    Fields are laid out in order and packed, unless the class asks for C
+    alignment with ``class R(rv.Record, align=True)`` (each field at a multiple
+    of its alignment, the record padded to the largest one). The compiled
+    schema is the class attribute ``schema``.
+
+    Examples
+    --------
+    >>> import recview as rv
+    >>> class Trade(rv.Record):
+    ...     ts: rv.u64
+    ...     price: rv.f64
+    ...     qty: rv.u32
+    ...     side: rv.u8
+    ...     _pad: rv.pad(3)
+    ...     venue: rv.bytes_(8)
+    >>> Trade.schema.itemsize, Trade.schema.names
+    (32, ('ts', 'price', 'qty', 'side', 'venue'))
+    >>> class Aligned(rv.Record, align=True):
+    ...     a: rv.u8
+    ...     b: rv.f64
+    >>> Aligned.schema.dtype.fields["b"][1], Aligned.schema.itemsize
+    (8, 16)
+    """
+
+    schema: ClassVar[Schema]
+    _align_: ClassVar[bool] = False
+
+    def __init_subclass__(cls, *, align: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._align_ = align
+        fields: list[tuple[str, Any]] = []
+        for klass in reversed(cls.__mro__):
+            if klass is Record or not (isinstance(klass, type) and issubclass(klass, Record)):
+                continue
+            try:
+                if klass is cls:
+                    # String annotations (``from __future__ import annotations``)
+                    # may name things local to the function defining the class:
+                    # evaluate them in the frame running the class statement.
+                    frame = sys._getframe(1)
+                    ann = inspect.get_annotations(
+                        klass,
+                        globals={**frame.f_globals, **vars(sys.modules[klass.__module__])}
+                        if klass.__module__ in sys.modules
+                        else frame.f_globals,
+                        locals=frame.f_locals,
+                        eval_str=True,
+                    )
+                else:
+                    ann = inspect.get_annotations(klass, eval_str=True)
+            except Exception as err:
+                raise SchemaError(
+                    f"Record {cls.__name__}: cannot evaluate field annotations: {err}"
+                ) from err
+            fields.extend((k, v) for k, v in ann.items() if k not in ("schema", "_align_"))
+        names: list[str] = []
+        formats: list[np.dtype[Any]] = []
+        offsets: list[int] = []
+        pos = 0
+        max_align = 1
+        for name, t in fields:
+            if isinstance(t, _Pad):
+                pos += t.nbytes
+                continue
+            dt = _atom_dtype(t, name)
+            if align:
+                al = _alignment(dt)
+                max_align = max(max_align, al)
+                pos = _round_up(pos, al)
+            names.append(name)
+            formats.append(dt)
+            offsets.append(pos)
+            pos += dt.itemsize
+        if not names:
+            raise SchemaError(f"Record {cls.__name__} declares no fields")
+        itemsize = _round_up(pos, max_align) if align else pos
+        spec = {"names": names, "formats": formats, "offsets": offsets, "itemsize": itemsize}
+        cls.schema = Schema.from_dtype(spec)
+
+
+def _alignment(dt: np.dtype[Any]) -> int:
+    """C alignment of a field type (nested records: their own, packed → 1)."""
+    if dt.subdtype is not None:
+        return _alignment(dt.subdtype[0])
+    if dt.names is not None:
+        return int(dt.alignment) if dt.isalignedstruct else 1
+    return int(dt.alignment)
+
+
+# ---------------------------------------------------------------------------
+# Schema
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldInfo:
+    """One leaf field of a schema.
+
+    Attributes
+    ----------
+    path : str
+        Dotted path (``"hdr.ts"``).
+    offset : int
+        Byte offset of the field from the start of the record.
+    dtype : numpy.dtype
+        Scalar type of one element.
+    shape : tuple of int
+        Array shape (``()`` for a scalar field); nested subarrays are combined.
+    """
+
+    path: str
+    offset: int
+    dtype: np.dtype[Any]
+    shape: tuple[int, ...]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the field takes in each record."""
+        return int(self.dtype.itemsize * int(np.prod(self.shape, dtype=np.int64)))
+
+
+def _rebuild(dtype: np.dtype[Any], unions: frozenset[str], enums: Any) -> Schema:
+    return Schema._from_parts(dtype, unions=unions, enums=enums)
+
+
+class Schema:
+    """An immutable record layout that compiles to one numpy structured dtype.
+
+    Build one with :meth:`from_dtype`, :meth:`from_construct`, :meth:`from_c`,
+    :meth:`from_json` or a :class:`Record` subclass. ``dtype.itemsize`` is the
+    on-disk record size.
+
+    Examples
+    --------
+    >>> import recview as rv
+    >>> s = rv.Schema.from_dtype([("ts", "<u8"), ("price", "<f8")])
+    >>> s.itemsize, s.names
+    (16, ('ts', 'price'))
+    >>> rv.Schema.from_json(s.to_json()) == s
+    True
+    """
+
+    __slots__ = ("_dtype", "_enums", "_hash", "_unions")
+    _dtype: np.dtype[Any]
+    _unions: frozenset[str]
+    _enums: Mapping[str, Mapping[int, str]]
+    _hash: int
+
+    def __init__(self) -> None:
+        raise TypeError("use Schema.from_dtype/from_construct/from_c/from_json or rv.Record")
+
+    @classmethod
+    def _from_parts(
+        cls,
+        dtype: np.dtype[Any],
+        *,
+        unions: frozenset[str] | Sequence[str] = frozenset(),
+        enums: Mapping[str, Mapping[int, str]] | None = None,
+    ) -> Schema:
+        unions = frozenset(unions)
+        dtype = _canonical(dtype, unions, "")
+        enum_map: dict[str, Mapping[int, str]] = {}
+        leaves = {f.path: f for f in _leaves(dtype, "", 0, ())}
+        for path, mapping in (enums or {}).items():
+            leaf = leaves.get(path)
+            if leaf is None or leaf.dtype.kind not in "iub":
+                raise SchemaError(f"enum names given for {path!r}, which is not an integer field",
+                                  field=path)
+            enum_map[path] = MappingProxyType({int(k): str(v) for k, v in mapping.items()})
+        for path in unions:
+            if _lookup(dtype, path) is None:
+                raise SchemaError(f"union {path!r} is not a structured field", field=path)
+        self = object.__new__(cls)
+        object.__setattr__(self, "_dtype", dtype)
+        object.__setattr__(self, "_unions", unions)
+        object.__setattr__(self, "_enums", MappingProxyType(enum_map))
+        key = (dtype, unions, tuple(sorted((k, tuple(sorted(v.items()))) for k, v in enum_map.items())))
+        object.__setattr__(self, "_hash", hash(key))
+        return self
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Schema is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Schema is immutable")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        enums = {k: dict(v) for k, v in self._enums.items()}
+        return (_rebuild, (self._dtype, self._unions, enums))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Schema):
+            return NotImplemented
+        return (
+            self._dtype == other._dtype
+            and self._unions == other._unions
+            and {k: dict(v) for k, v in self._enums.items()}
+            == {k: dict(v) for k, v in other._enums.items()}
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"Schema.from_dtype({_dtype_spec(self._dtype)!r})"
+
+    # -- properties --------------------------------------------------------
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The compiled numpy structured dtype (``itemsize`` = record size)."""
+        return self._dtype
+
+    @property
+    def itemsize(self) -> int:
+        """Record size in bytes."""
+        return int(self._dtype.itemsize)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Top-level field names, in declaration order."""
+        names = self._dtype.names
+        assert names is not None
+        return tuple(names)
+
+    @property
+    def unions(self) -> frozenset[str]:
+        """Dotted paths of fields that are unions (their members overlap)."""
+        return self._unions
+
+    @property
+    def enums(self) -> Mapping[str, Mapping[int, str]]:
+        """Display names of integer values, by dotted field path."""
+        return self._enums
+
+    def fields(self) -> list[FieldInfo]:
+        """The leaf fields in layout order, with dotted paths and absolute offsets.
+
+        Examples
+        --------
+        >>> import recview as rv
+        >>> s = rv.Schema.from_dtype([("hdr", [("ts", "<u8")]), ("v", "<f4", (3,))])
+        >>> [(f.path, f.offset, f.shape) for f in s.fields()]
+        [('hdr.ts', 0, ()), ('v', 8, (3,))]
+        """
+        return list(_leaves(self._dtype, "", 0, ()))
+
+    # -- constructors ------------------------------------------------------
+
+    @classmethod
+    def from_dtype(cls, dtype: Any) -> Schema:
+        """A schema from a numpy dtype, a list-of-tuples spec or a dict spec.
+
+        Explicit offsets, padding and ``itemsize`` are kept exactly. A plain
+        (non-structured) dtype becomes a one-field record named ``f0``.
+
+        Parameters
+        ----------
+        dtype : numpy.dtype, list of tuples or dict
+            Anything :class:`numpy.dtype` accepts that describes fixed-size data.
+
+        Raises
+        ------
+        SchemaError
+            The spec is not a valid dtype, or a field has an object, zero-size
+            or overlapping type; the message names the field.
+
+        Examples
+        --------
+        >>> import recview as rv
+        >>> s = rv.Schema.from_dtype({"names": ["a", "b"], "formats": ["<u4", ">f8"],
+        ...                           "offsets": [0, 8], "itemsize": 24})
+        >>> s.itemsize, s.dtype.fields["b"][1]
+        (24, 8)
+        """
+        if isinstance(dtype, Schema):
+            return dtype
+        dt = _to_dtype(dtype)
+        if dt.names is None:
+            dt = np.dtype([("f0", dt)])
+        return cls._from_parts(dt)
+
+    @classmethod
+    def from_construct(cls, struct: Any) -> Schema:
+        """A schema from a fixed-size ``construct.Struct``.
+
+        Supported: integers and floats of any byte order (``Int32ul``,
+        ``Float64b``, ``BytesInteger`` of 1/2/4/8 bytes...), ``Flag``,
+        ``Bytes(n)``, ``PaddedString(n, enc)``, ``Padding(n)``, ``Array`` of
+        fixed count, nested ``Struct``, ``Enum`` (names kept for display),
+        ``Const``/``Default`` and other wrappers of a fixed-size subcon.
+
+        Raises
+        ------
+        SchemaError
+            A field has no fixed size (``VarInt``, ``this``-dependent lengths,
+            ``GreedyBytes``...) or no numpy equivalent; the message names it.
+
+        Examples
+        --------
+        >>> import construct as c, recview as rv
+        >>> s = rv.Schema.from_construct(c.Struct("ts" / c.Int64ul, "px" / c.Float32b,
+        ...                                       c.Padding(4), "sym" / c.Bytes(8)))
+        >>> s.itemsize, s.dtype.fields["px"][0].str
+        (24, '>f4')
+        """
+        from recview import _construct
+
+        dtype, enums = _construct.dtype_from_construct(struct)
+        return cls._from_parts(dtype, enums=enums)
+
+    @classmethod
+    def from_c(
+        cls,
+        source: str,
+        name: str | None = None,
+        *,
+        byteorder: str = "<",
+        packed: bool = False,
+    ) -> Schema:
+        """A schema from C declarations, laid out as the C compiler would.
+
+        Parameters
+        ----------
+        source : str
+            C source: ``struct``/``union``/``enum``/``typedef`` declarations,
+            ``#define`` integer constants; ``<stdint.h>`` types are known.
+        name : str, optional
+            The struct tag or typedef name to use when there are several.
+        byteorder : {"<", ">", "="}
+            Byte order of the multi-byte numbers in the dump.
+        packed : bool
+            Lay out without alignment padding (``__attribute__((packed))``).
+
+        Examples
+        --------
+        >>> import recview as rv
+        >>> s = rv.Schema.from_c("struct tick { uint64_t ts; double px; uint8_t side; };")
+        >>> s.itemsize, s.dtype.fields["side"][1]
+        (24, 16)
+        """
+        if byteorder not in ("<", ">", "="):
+            raise SchemaError(f"byteorder must be '<', '>' or '=', got {byteorder!r}")
+        from recview._cdecl import parse_c
+
+        layout = parse_c(source, name, byteorder=byteorder, packed=packed)
+        return cls._from_parts(layout.dtype, unions=layout.unions, enums=layout.enums)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Schema:
+        """A schema from its JSON form (see the module docstring).
+
+        Never evaluates code: the text is parsed with :func:`json.loads` and
+        every value is checked against the documented grammar.
+
+        Examples
+        --------
+        >>> import recview as rv
+        >>> s = rv.Schema.from_json('{"format": "recview.schema", "version": 1, '
+        ...     '"itemsize": 12, "fields": [{"name": "a", "offset": 0, "type": "<u4"}, '
+        ...     '{"name": "b", "offset": 4, "type": ">f8"}]}')
+        >>> s.dtype.fields["b"][0].str
+        '>f8'
+        """
+        try:
+            doc = json.loads(text)
+        except (ValueError, TypeError, RecursionError) as err:
+            raise SchemaError(f"schema JSON is not valid JSON: {err}") from err
+        if not isinstance(doc, dict):
+            raise SchemaError(f"schema JSON must be an object, got {type(doc).__name__}")
+        fmt = doc.get("format", _JSON_FORMAT)
+        if fmt != _JSON_FORMAT:
+            raise SchemaError(f"schema JSON 'format' must be {_JSON_FORMAT!r}, got {fmt!r}")
+        version = doc.get("version", _JSON_VERSION)
+        if version != _JSON_VERSION:
+            raise SchemaError(f"unsupported schema JSON version {version!r} (expected 1)")
+        dtype = _struct_from_json(doc, "")
+        unions = doc.get("unions", [])
+        if not isinstance(unions, list) or not all(isinstance(u, str) for u in unions):
+            raise SchemaError("schema JSON 'unions' must be a list of dotted field paths")
+        enums_doc = doc.get("enums", {})
+        enums: dict[str, dict[int, str]] = {}
+        if not isinstance(enums_doc, dict):
+            raise SchemaError("schema JSON 'enums' must be an object")
+        for path, mapping in enums_doc.items():
+            if not isinstance(mapping, dict):
+                raise SchemaError(f"enum {path!r}: expected an object of value -> name", field=path)
+            entry: dict[int, str] = {}
+            for k, v in mapping.items():
+                if not isinstance(v, str) or not re.fullmatch(r"-?[0-9]{1,20}", k):
+                    raise SchemaError(
+                        f"enum {path!r}: expected integer keys and string names, got {k!r}: {v!r}",
+                        field=path,
+                    )
+                entry[int(k)] = v
+            enums[path] = entry
+        return cls._from_parts(dtype, unions=frozenset(unions), enums=enums)
+
+    # -- converters --------------------------------------------------------
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The stable JSON form; ``Schema.from_json(s.to_json()) == s``.
+
+        Examples
+        --------
+        >>> import recview as rv
+        >>> rv.Schema.from_dtype([("a", "<u2")]).to_json()
+        '{"format": "recview.schema", "version": 1, "itemsize": 2, "fields": [{"name": "a", "offset": 0, "type": "<u2"}]}'
+        """  # noqa: E501
+        doc: dict[str, Any] = {"format": _JSON_FORMAT, "version": _JSON_VERSION}
+        doc.update(_struct_to_json(self._dtype))
+        if self._unions:
+            doc["unions"] = sorted(self._unions)
+        if self._enums:
+            doc["enums"] = {
+                k: {str(n): name for n, name in sorted(v.items())}
+                for k, v in sorted(self._enums.items())
+            }
+        return json.dumps(doc, indent=indent)
+
+    def to_construct(self) -> Any:
+        """The equivalent ``construct.Struct``: parses and builds the same bytes.
+
+        Gaps become ``Padding``; ``S<n>`` fields become NUL-stripped fixed-size
+        bytes (numpy's semantics); unions become ``Union``; types with no
+        construct equivalent (complex, datetime, ``V``/``U``) are raw ``Bytes``.
+
+        Examples
+        --------
+        >>> import numpy as np, recview as rv
+        >>> s = rv.Schema.from_dtype([("a", "<u2"), ("b", ">f4")])
+        >>> raw = np.array([(1, 2.5)], dtype=s.dtype).tobytes()
+        >>> con = s.to_construct()
+        >>> con.sizeof(), con.parse(raw).b, con.build(dict(a=1, b=2.5)) == raw
+        (6, 2.5, True)
+        """
+        from recview import _construct
+
+        return _construct.construct_from_dtype(self._dtype, self._unions)
+
+
+def as_schema(obj: Any) -> Schema:
+    """Coerce a :class:`Schema`, a :class:`Record` subclass, a ``construct``
+    struct or anything :meth:`Schema.from_dtype` accepts to a :class:`Schema`.
+
+    Examples
+    --------
+    >>> import recview as rv
+    >>> rv.as_schema("<u4, <f8").names
+    ('f0', 'f1')
+    """
+    if isinstance(obj, Schema):
+        return obj
+    if isinstance(obj, type) and issubclass(obj, Record):
+        return obj.schema
+    mod = type(obj).__module__ or ""
+    if mod.split(".")[0] == "construct":
+        return Schema.from_construct(obj)
+    return Schema.from_dtype(obj)
+
+
+# ---------------------------------------------------------------------------
+# dtype helpers
+# ---------------------------------------------------------------------------
+
+
+def _to_dtype(spec: Any) -> np.dtype[Any]:
+    """np.dtype(spec), with numpy's errors turned into SchemaError naming the field."""
+    try:
+        return np.dtype(spec)
+    except Exception as err:  # numpy raises TypeError/ValueError/KeyError/...
+        field = None
+        if isinstance(spec, list):
+            for item in spec:
+                try:
+                    np.dtype([item])
+                except Exception:
+                    field = str(item[0]) if isinstance(item, tuple) and item else repr(item)
+                    break
+        elif isinstance(spec, dict) and isinstance(spec.get("names"), list):
+            formats = spec.get("formats")
+            if isinstance(formats, list):
+                for fname, fmt in zip(spec["names"], formats):
+                    try:
+                        np.dtype(fmt)
+                    except Exception:
+                        field = str(fname)
+                        break
+        where = f"field {field!r}: " if field is not None else ""
+        raise SchemaError(f"{where}not a valid numpy dtype spec: {err}", field=field) from err
+
+
+def _canonical(dt: np.dtype[Any], unions: frozenset[str], path: str) -> np.dtype[Any]:
+    """Validate ``dt`` and rebuild it in one canonical form (explicit offsets,
+    explicit byte orders, no titles/alignment flags), so that equal layouts
+    compare and hash equal whatever spelling produced them."""
+    if not isinstance(dt, np.dtype):
+        raise SchemaError(f"expected a numpy dtype, got {type(dt).__name__}")
+    where = f"field {path!r}" if path else "record"
+    if dt.names is None:
+        raise SchemaError(f"{where}: expected a structured dtype, got {dt}", field=path or None)
+    if dt.itemsize == 0:
+        raise SchemaError(f"{where}: zero-size record", field=path or None)
+    if dt.itemsize > _MAX_ITEMSIZE:
+        raise SchemaError(f"{where}: record of {dt.itemsize} bytes is too large",
+                          field=path or None)
+    if not dt.names:
+        raise SchemaError(f"{where}: structured dtype with no fields", field=path or None)
+    names: list[str] = []
+    formats: list[Any] = []
+    offsets: list[int] = []
+    spans: list[tuple[int, int, str]] = []
+    for name in dt.names:
+        fpath = f"{path}.{name}" if path else name
+        if not isinstance(name, str) or not name or "." in name:
+            raise SchemaError(
+                f"field {fpath!r}: field names must be non-empty strings without '.'",
+                field=fpath,
+            )
+        fdt, off = dt.fields[name][:2]
+        fmt = _canonical_field(fdt, unions, fpath)
+        names.append(name)
+        formats.append(fmt)
+        offsets.append(int(off))
+        spans.append((int(off), int(off) + fdt.itemsize, fpath))
+    if path not in unions:
+        spans.sort()
+        for (_a0, a1, apath), (b0, _b1, bpath) in zip(spans, spans[1:]):
+            if b0 < a1:
+                raise SchemaError(
+                    f"field {bpath!r} at offset {b0} overlaps field {apath!r} "
+                    f"(which ends at offset {a1})",
+                    field=bpath,
+                    offset=b0,
+                )
+    for start, end, fpath in spans:
+        if start < 0 or end > dt.itemsize:
+            raise SchemaError(
+                f"field {fpath!r} spans bytes {start}..{end}, outside the {dt.itemsize}-byte "
+                "record", field=fpath, offset=start,
+            )
+    return np.dtype(
+        {"names": names, "formats": formats, "offsets": offsets, "itemsize": dt.itemsize}
+    )
+
+
+def _canonical_field(fdt: np.dtype[Any], unions: frozenset[str], fpath: str) -> np.dtype[Any]:
+    if fdt.hasobject:
+        raise SchemaError(f"field {fpath!r}: object dtypes cannot live in a file", field=fpath)
+    if fdt.subdtype is not None:
+        base, shape = fdt.subdtype
+        if any(k <= 0 for k in shape):
+            raise SchemaError(f"field {fpath!r}: array shape {shape} has a zero size", field=fpath)
+        return np.dtype((_canonical_field(base, unions, fpath), shape))
+    if fdt.names is not None:
+        return _canonical(fdt, unions, fpath)
+    if fdt.kind not in _ALLOWED_KINDS:
+        raise SchemaError(f"field {fpath!r}: type {fdt} has no fixed binary layout", field=fpath)
+    if fdt.itemsize == 0:
+        raise SchemaError(f"field {fpath!r}: type {fdt} has zero size", field=fpath)
+    if fdt.byteorder == "=":
+        fdt = fdt.newbyteorder("<" if np.little_endian else ">")
+    return np.dtype(fdt.str)
+
+
+def _leaves(dt: np.dtype[Any], path: str, base: int, shape: tuple[int, ...]) -> Iterator[FieldInfo]:
+    assert dt.names is not None
+    for name in dt.names:
+        fdt, off = dt.fields[name][:2]
+        fpath = f"{path}.{name}" if path else name
+        fshape = shape
+        while fdt.subdtype is not None:
+            fdt, sub = fdt.subdtype
+            fshape = fshape + tuple(sub)
+        if fdt.names is not None and not fshape:
+            yield from _leaves(fdt, fpath, base + int(off), ())
+        else:
+            yield FieldInfo(fpath, base + int(off), fdt, fshape)
+
+
+def _lookup(dt: np.dtype[Any], path: str) -> np.dtype[Any] | None:
+    for part in path.split("."):
+        if dt.names is None or part not in dt.names:
+            return None
+        dt = dt.fields[part][0]
+    return dt if dt.names is not None else None
+
+
+def _dtype_spec(dt: np.dtype[Any]) -> Any:
+    if dt.names is None:
+        return dt.str
+    assert dt.fields is not None
+    return {
+        "names": list(dt.names),
+        "formats": [_fmt_spec(dt.fields[n][0]) for n in dt.names],
+        "offsets": [int(dt.fields[n][1]) for n in dt.names],
+        "itemsize": dt.itemsize,
+    }
+
+
+def _fmt_spec(dt: np.dtype[Any]) -> Any:
+    if dt.subdtype is not None:
+        return (_fmt_spec(dt.subdtype[0]), dt.subdtype[1])
+    return _dtype_spec(dt)
+
+
+def _struct_to_json(dt: np.dtype[Any]) -> dict[str, Any]:
+    assert dt.names is not None
+    fields = []
+    for name in dt.names:
+        fdt, off = dt.fields[name][:2]
+        entry: dict[str, Any] = {"name": name, "offset": int(off)}
+        shape: tuple[int, ...] = ()
+        while fdt.subdtype is not None:
+            fdt, sub = fdt.subdtype
+            shape += tuple(sub)
+        entry["type"] = _struct_to_json(fdt) if fdt.names is not None else fdt.str
+        if shape:
+            entry["shape"] = list(shape)
+        fields.append(entry)
+    return {"itemsize": int(dt.itemsize), "fields": fields}
+
+
+def _struct_from_json(doc: Any, path: str) -> np.dtype[Any]:
+    where = f"field {path!r}" if path else "schema JSON"
+    if not isinstance(doc, dict):
+        raise SchemaError(f"{where}: expected an object with 'itemsize' and 'fields'",
+                          field=path or None)
+    itemsize = doc.get("itemsize")
+    fields = doc.get("fields")
+    if not _is_int(itemsize) or not 0 < itemsize <= _MAX_ITEMSIZE:
+        raise SchemaError(f"{where}: 'itemsize' must be a positive integer, got {itemsize!r}",
+                          field=path or None)
+    if not isinstance(fields, list) or not fields:
+        raise SchemaError(f"{where}: 'fields' must be a non-empty list", field=path or None)
+    names: list[str] = []
+    formats: list[Any] = []
+    offsets: list[int] = []
+    for i, f in enumerate(fields):
+        if not isinstance(f, dict):
+            raise SchemaError(f"{where}: fields[{i}] must be an object", field=path or None)
+        name = f.get("name")
+        if not isinstance(name, str) or not name:
+            raise SchemaError(f"{where}: fields[{i}] needs a non-empty 'name'", field=path or None)
+        fpath = f"{path}.{name}" if path else name
+        if name in names:
+            raise SchemaError(f"field {fpath!r} is declared twice", field=fpath)
+        offset = f.get("offset")
+        if not _is_int(offset) or not 0 <= offset < _MAX_ITEMSIZE:
+            raise SchemaError(
+                f"field {fpath!r}: 'offset' must be a non-negative integer, got {offset!r}",
+                field=fpath,
+            )
+        t = f.get("type")
+        if isinstance(t, str):
+            if not _SCALAR_RE.match(t):
+                raise SchemaError(f"field {fpath!r}: unknown type {t!r}", field=fpath)
+            fdt = np.dtype(t)
+        elif isinstance(t, dict):
+            fdt = _struct_from_json(t, fpath)
+        else:
+            raise SchemaError(
+                f"field {fpath!r}: 'type' must be a type string or a struct object, got {t!r}",
+                field=fpath,
+            )
+        shape = f.get("shape")
+        if shape is not None:
+            if (
+                not isinstance(shape, list)
+                or not shape
+                or len(shape) > 32
+                or not all(_is_int(k) and 0 < k <= _MAX_ITEMSIZE for k in shape)
+            ):
+                raise SchemaError(
+                    f"field {fpath!r}: 'shape' must be a list of positive integers, got {shape!r}",
+                    field=fpath,
+                )
+            total = fdt.itemsize
+            for k in shape:
+                total *= k
+                if total > _MAX_ITEMSIZE:
+                    raise SchemaError(f"field {fpath!r}: array is too large", field=fpath)
+            fdt = np.dtype((fdt, tuple(shape)))
+        if offset + fdt.itemsize > itemsize:
+            raise SchemaError(
+                f"field {fpath!r} spans bytes {offset}..{offset + fdt.itemsize}, outside the "
+                f"{itemsize}-byte record", field=fpath, offset=offset,
+            )
+        names.append(name)
+        formats.append(fdt)
+        offsets.append(offset)
+    try:
+        return np.dtype(
+            {"names": names, "formats": formats, "offsets": offsets, "itemsize": itemsize}
+        )
+    except (TypeError, ValueError) as err:
+        raise SchemaError(f"{where}: invalid layout: {err}", field=path or None) from err
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
