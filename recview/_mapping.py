@@ -1,79 +1,306 @@
-"""Read-only file mappings for recview's views (pure-Python fallback layer).
+"""Read-only file mappings for recview's views, guarded against SIGBUS.
 
 This module owns the lowest layer of :mod:`recview.view`: mapping a byte range
-of a file read-only, releasing windows with ``madvise`` and (when the native
-extension is available) guarding the mapping against SIGBUS. This version is
-the pure-Python fallback built on :class:`mmap.mmap`.
+of a file read-only, giving ``madvise`` advice about windows of it, and
+guarding the mapping so that another process truncating the file cannot kill
+this one (issue 4).
+
+Touching a mapped page that lies wholly past the end of a file raises SIGBUS,
+and Python dies of it (exit status 135). The C extension
+:mod:`recview._guard` creates the mappings itself, registers their address
+ranges and installs a SIGBUS handler that acts only on faults inside them: it
+maps zero pages over the lost part of the mapping, counts the fault and lets
+the faulting load retry. Every other SIGBUS goes on to the handler installed
+before ours (``faulthandler``, ...) or to the default action. Lost pages then
+read as zeros; :meth:`Mapping.faulted` and :func:`fault_count` tell the view
+layer that it must raise :class:`~recview.errors.TruncatedError`.
+
+Without the extension (it could not be built, or ``RECVIEW_NO_GUARD`` is set
+to a non-empty value other than ``0`` when this module is first imported) the
+same interface is served by :class:`mmap.mmap` with no guard:
+``GUARD_AVAILABLE`` is then False and ``GUARD_ERROR`` says why.
+
+Offsets need not be aligned: the mapping starts at the offset rounded down to
+``mmap.ALLOCATIONGRANULARITY`` (the kernel only maps whole pages) and
+:attr:`Mapping.buffer` hides the extra leading bytes, as numpy's ``memmap``
+does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import mmap
+import os
 
-__all__ = ["GUARD_AVAILABLE", "Mapping", "ensure_guard", "fault_count"]
+__all__ = ["GUARD_AVAILABLE", "GUARD_ERROR", "Mapping", "ensure_guard", "fault_count"]
 
-GUARD_AVAILABLE = False
-_PAGE = mmap.PAGESIZE
+GUARD_ERROR: str | None = None
+"""Why the native guard is not in use (``None`` when it is)."""
+
+_native = False
+if os.environ.get("RECVIEW_NO_GUARD", "") not in ("", "0"):
+    GUARD_ERROR = "disabled by the RECVIEW_NO_GUARD environment variable"
+else:
+    try:
+        from recview import _guard
+
+        _guard.ensure()
+        _native = True
+    except (ImportError, OSError) as exc:
+        # Built without a compiler, or a platform without sigaction: plain
+        # mmap mappings (a truncation under them can kill the process).
+        GUARD_ERROR = f"{type(exc).__name__}: {exc}"
+
+GUARD_AVAILABLE: bool = _native
+"""The native extension is loaded and its SIGBUS handler was installed."""
 
 
 def ensure_guard() -> bool:
-    """(Re)install the SIGBUS handler if it was replaced; return whether it is active."""
+    """Put the SIGBUS handler back on top if someone replaced it.
+
+    ``faulthandler.enable()`` (pytest calls it too) and other libraries install
+    their own SIGBUS handler over ours; then a truncation would reach theirs
+    first and kill the process. This re-installs ours, which forwards every
+    fault that is not inside a recview mapping to the handler it found there.
+    One ``sigaction`` system call when nothing changed, so the view layer calls
+    it at every ``open`` and ``refresh``.
+
+    Returns
+    -------
+    bool
+        ``GUARD_AVAILABLE``: whether recview's mappings are guarded.
+
+    Examples
+    --------
+    >>> import faulthandler
+    >>> from recview import _mapping
+    >>> faulthandler.enable()
+    >>> _mapping.ensure_guard() == _mapping.GUARD_AVAILABLE
+    True
+    """
+    if _native:
+        _guard.ensure()
     return GUARD_AVAILABLE
 
 
 def fault_count() -> int:
-    """Number of guarded faults caught so far in this process."""
+    """Number of SIGBUS faults repaired in all recview mappings so far.
+
+    A cheap global counter: when it has not changed since a view last looked,
+    none of the view's mappings has faulted either. Always 0 without the guard.
+
+    Returns
+    -------
+    int
+        Faults repaired since the process started (forked children inherit it).
+
+    Examples
+    --------
+    >>> from recview import _mapping
+    >>> before = _mapping.fault_count()
+    >>> _mapping.fault_count() - before
+    0
+    """
+    if _native:
+        return _guard.fault_count()
     return 0
 
 
+def _origin(fd: int, path: str | None) -> str:
+    return path if path is not None else f"<fd {fd}>"
+
+
 class Mapping:
-    """A read-only mapping of file bytes ``[offset, offset + nbytes)``."""
+    """A read-only mapping of file bytes ``[offset, offset + nbytes)``.
+
+    Parameters
+    ----------
+    fd : int
+        An open file descriptor readable by this process. The mapping does not
+        keep it: the caller may close it right away.
+    offset : int
+        Byte offset in the file of the first byte to map; any value >= 0.
+    nbytes : int
+        Number of bytes to map, > 0. They must all exist in the file now.
+    path : str, optional
+        File name, used in error messages only.
+
+    Raises
+    ------
+    ValueError
+        ``nbytes <= 0``, ``offset < 0``, or the file is shorter than
+        ``offset + nbytes`` (``"mmap length is greater than file size"``, as
+        :class:`mmap.mmap` says; the view layer turns this into
+        ``TruncatedError`` when the file shrank under it).
+    OSError
+        The descriptor cannot be mapped (not readable, not a regular file...).
+
+    Notes
+    -----
+    With the guard, a page of the mapping that a truncation removed reads as
+    zeros instead of killing the process, and :meth:`faulted` becomes True. The
+    bytes are never copied: ``np.frombuffer(m.buffer, dtype)`` views them.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from recview._mapping import Mapping
+    >>> path = os.path.join(tempfile.mkdtemp(), "data.bin")
+    >>> np.arange(10_000, dtype="<u4").tofile(path)
+    >>> fd = os.open(path, os.O_RDONLY)
+    >>> m = Mapping(fd, 4 * 5000, 4 * 3, path=path)
+    >>> os.close(fd)
+    >>> np.frombuffer(m.buffer, dtype="<u4")
+    array([5000, 5001, 5002], dtype=uint32)
+    >>> m.faulted()
+    False
+    >>> m.close()
+    """
+
+    offset: int
+    nbytes: int
+    path: str | None
 
     def __init__(self, fd: int, offset: int, nbytes: int, *, path: str | None = None) -> None:
+        # mmap of length 0 would map the whole file (numpy gh-27723): refuse it.
         if nbytes <= 0:
-            raise ValueError(f"cannot map {nbytes} bytes")
-        # mmap offsets must be multiples of ALLOCATIONGRANULARITY: round down and
-        # remember the delta (numpy memmap does the same).
-        start = offset - offset % mmap.ALLOCATIONGRANULARITY
-        self._delta = offset - start
-        self._mmap = mmap.mmap(
-            fd, nbytes + self._delta, access=mmap.ACCESS_READ, offset=start
-        )
+            raise ValueError(
+                f"{_origin(fd, path)}: cannot map {nbytes} bytes at offset {offset}; "
+                "nbytes must be > 0"
+            )
+        if offset < 0:
+            raise ValueError(
+                f"{_origin(fd, path)}: cannot map at offset {offset}; offset must be >= 0"
+            )
         self.offset = offset
         self.nbytes = nbytes
         self.path = path
-        self._buffer = memoryview(self._mmap)[self._delta : self._delta + nbytes]
+        self._label = _origin(fd, path)
+        self._closed = False
+        self._region: _guard.Region | None = None
+        self._mmap: mmap.mmap | None = None
+        if _native:
+            self._region = _guard.Region(fd, offset, nbytes)
+            self._buffer = memoryview(self._region)
+        else:
+            # mmap offsets must be multiples of ALLOCATIONGRANULARITY: round
+            # down and hide the delta (numpy memmap does the same).
+            start = offset - offset % mmap.ALLOCATIONGRANULARITY
+            self._delta = offset - start
+            self._mmap = mmap.mmap(fd, nbytes + self._delta, access=mmap.ACCESS_READ, offset=start)
+            with memoryview(self._mmap) as whole:
+                self._buffer = whole[self._delta : self._delta + nbytes]
 
     @property
     def buffer(self) -> memoryview:
-        """Read-only memoryview of exactly the mapped file bytes."""
+        """Read-only memoryview of exactly the mapped file bytes (format ``B``).
+
+        Arrays made from it with ``np.frombuffer`` keep the memory mapped after
+        :meth:`close`, until the last of them is gone.
+        """
         return self._buffer
 
+    @property
+    def guarded(self) -> bool:
+        """Whether this mapping is covered by the SIGBUS guard."""
+        return self._region is not None
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    @property
+    def faults(self) -> int:
+        """SIGBUS faults repaired inside this mapping (always 0 without the guard)."""
+        return self._region.faults if self._region is not None else 0
+
     def faulted(self) -> bool:
-        """Whether a SIGBUS was caught inside this mapping (never, without the guard)."""
-        return False
+        """Whether a SIGBUS was caught inside this mapping.
+
+        Then some pages were lost to a truncation and now read as zeros; the
+        data in this mapping can no longer be trusted. Never True without the
+        guard (the process would have died instead).
+        """
+        return self._region is not None and self._region.faults > 0
 
     def advise(self, start: int, nbytes: int, advice: int) -> None:
-        """``madvise`` the range ``[start, start + nbytes)`` (relative to ``offset``)."""
-        lo = start + self._delta
-        hi = min(lo + nbytes, len(self._mmap))
-        lo -= lo % _PAGE
-        if hi <= lo:
+        """Give ``madvise`` advice about bytes ``[start, start + nbytes)``.
+
+        Parameters
+        ----------
+        start, nbytes : int
+            The byte range, relative to :attr:`offset`, >= 0. It is widened to
+            whole pages and clipped to the mapping.
+        advice : int
+            One of the ``mmap.MADV_*`` constants (e.g. ``MADV_SEQUENTIAL``
+            before a scan, ``MADV_DONTNEED`` to drop a window already read).
+
+        Notes
+        -----
+        Advice is only advice: a value the kernel or platform does not know, a
+        closed mapping or an empty range do nothing. ``MADV_DONTNEED`` on
+        these shared read-only file pages only drops them from this process;
+        they are read again from the page cache when touched.
+
+        Examples
+        --------
+        >>> import mmap, os, tempfile
+        >>> from recview._mapping import Mapping
+        >>> path = os.path.join(tempfile.mkdtemp(), "data.bin")
+        >>> with open(path, "wb") as f:
+        ...     _ = f.write(bytes(range(256)) * 64)
+        >>> fd = os.open(path, os.O_RDONLY)
+        >>> m = Mapping(fd, 100, 10_000)
+        >>> m.advise(0, 10_000, getattr(mmap, "MADV_SEQUENTIAL", 0))
+        >>> bytes(m.buffer[:3])
+        b'def'
+        >>> m.close(); os.close(fd)
+        """
+        if start < 0 or nbytes < 0:
+            raise ValueError(
+                f"{self._label}: advise range start={start} nbytes={nbytes} must be >= 0"
+            )
+        if self._region is not None:
+            self._region.advise(start, nbytes, advice)
             return
-        try:
+        if self._mmap is None or self._mmap.closed or start >= self.nbytes or nbytes == 0:
+            return
+        lo = self._delta + start
+        hi = self._delta + min(start + nbytes, self.nbytes)
+        lo -= lo % mmap.PAGESIZE
+        # unknown advice, or no madvise on this platform
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             self._mmap.madvise(advice, lo, hi - lo)
-        except (OSError, ValueError, AttributeError):  # unsupported advice / platform
-            pass
 
     def close(self) -> None:
-        """Release the mapping; never raises while arrays still view it.
+        """Release the mapping; safe to call twice and while arrays view it.
 
-        ``mmap.close()`` raises ``BufferError`` while exports exist; we then
-        just drop our references and the map is unmapped when the last array
-        viewing it dies.
+        The memory is unmapped now if nothing views :attr:`buffer`, else when
+        the last array viewing it is garbage-collected (numpy keeps the base
+        object alive). This is why ``close()`` drops references instead of
+        calling ``mmap.close()`` unconditionally, which raises ``BufferError``
+        while arrays still view the map.
         """
-        try:
+        if self._closed:
+            return
+        self._closed = True
+        # numpy's frombuffer holds its own memoryview of the exporter, so
+        # releasing ours never pulls memory from under an array.
+        # (BufferError: a C extension holds our memoryview's buffer right now;
+        # then it goes when we do)
+        with contextlib.suppress(BufferError):
             self._buffer.release()
-            self._mmap.close()
-        except BufferError:
-            pass
+        if self._region is not None:
+            self._region.close()
+        elif self._mmap is not None:
+            # BufferError: arrays still view it; unmapped when the last one dies
+            with contextlib.suppress(BufferError):
+                self._mmap.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("guarded" if self.guarded else "unguarded")
+        return (
+            f"<recview Mapping {self._label} offset={self.offset} "
+            f"nbytes={self.nbytes} {state} faults={self.faults}>"
+        )
