@@ -69,6 +69,7 @@ from recview.schema import (
     u64be as u64be,
     u64le as u64le,
 )
+from recview.view import View as View, open as open
 
 __version__ = "0.1.0"
 
@@ -82,6 +83,7 @@ __all__ = [
     "Schema",
     "SchemaError",
     "TruncatedError",
+    "View",
     "array",
     "as_schema",
     "bytes_",
@@ -113,6 +115,7 @@ __all__ = [
     "i64",
     "i64be",
     "i64le",
+    "open",
     "pad",
     "u8",
     "u8be",

@@ -1,0 +1,703 @@
+"""Views over files: :func:`open` maps a file of fixed-size records as numpy arrays.
+
+This module owns :class:`View`: the record region of a file (after an optional
+header) overlaid with a schema's structured dtype. In ``mode="mmap"`` the
+region is mapped read-only (see :mod:`recview._mapping`, which also guards the
+mapping against SIGBUS) and every array handed out is a zero-copy view of it;
+in ``mode="pread"`` nothing is mapped and records are read with ``pread``.
+
+Memory model: opening maps, it reads nothing. Pages are read by the kernel as
+arrays touch them and count in the process RSS while mapped; ``batches()``
+releases each window (``madvise(MADV_DONTNEED)``) once the caller moves on, so
+a scan of any file size keeps RSS bounded by about one batch.
+"""
+
+from __future__ import annotations
+
+import builtins
+import mmap
+import os
+import stat
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from recview import _mapping
+from recview.errors import ClosedError, LayoutError, LayoutWarning, TruncatedError
+from recview.schema import Schema, as_schema
+
+__all__ = ["View", "open"]
+
+Trailing = Literal["error", "ignore", "warn"]
+Mode = Literal["mmap", "pread"]
+
+#: Default batch size of :meth:`View.batches`, in bytes.
+DEFAULT_BATCH_NBYTES = 8 << 20
+# columns() copies this many bytes of records per block: small enough that a
+# block stays in L2 while every column is filled from it.
+_COLUMN_BLOCK_NBYTES = 256 << 10
+
+
+def open(  # noqa: A001 - the contract's name, shadowing the builtin on purpose
+    path: str | os.PathLike[str],
+    schema: Any,
+    *,
+    offset: int = 0,
+    count: int | None = None,
+    trailing: Trailing = "error",
+    mode: Mode = "mmap",
+    lock: bool = False,
+) -> View:
+    """Map a file of fixed-size records as a read-only, zero-copy view.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    schema : Schema, Record subclass, construct.Struct or dtype spec
+        The record layout (anything :func:`recview.as_schema` accepts).
+    offset : int
+        Bytes before the first record (a file header).
+    count : int, optional
+        Number of records in the region; ``None``: as many whole records as fit.
+    trailing : {"error", "ignore", "warn"}
+        What a partial record at the end of the region gets (when ``count`` is
+        None): raise :class:`LayoutError`, leave it out, or leave it out with a
+        :class:`LayoutWarning`.
+    mode : {"mmap", "pread"}
+        ``"mmap"``: zero-copy views over a guarded read-only mapping.
+        ``"pread"``: no mapping; records are read with ``pread`` into fresh
+        buffers, so nothing handed out can fault (for files that may shrink at
+        any moment); arrays are then copies.
+    lock : bool
+        Hold an advisory shared lock (``flock(LOCK_SH)``) on the file until
+        :meth:`View.close`, for writers that cooperate by taking ``LOCK_EX``.
+
+    Returns
+    -------
+    View
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, PermissionError
+        As the operating system reports them.
+    LayoutError
+        The file is shorter than ``offset + count * itemsize`` or than the
+        header, or has a partial trailing record and ``trailing="error"``.
+
+    Notes
+    -----
+    Opening costs O(1) in the file size: nothing is read until it is used.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, recview as rv
+    >>> schema = rv.Schema.from_dtype([("ts", "<u8"), ("price", "<f8")])
+    >>> path = os.path.join(tempfile.mkdtemp(), "trades.bin")
+    >>> np.array([(1, 9.5), (2, 9.75)], dtype=schema.dtype).tofile(path)
+    >>> with rv.open(path, schema) as view:
+    ...     print(len(view), view["price"].sum())
+    2 19.25
+    """
+    return View(
+        path, as_schema(schema), offset=offset, count=count, trailing=trailing, mode=mode,
+        lock=lock,
+    )
+
+
+def _check_int(value: object, name: str, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+
+
+class View:
+    """The record region of one file, as numpy arrays. Made by :func:`open`.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, recview as rv
+    >>> class Tick(rv.Record):
+    ...     ts: rv.u64
+    ...     px: rv.f64
+    >>> path = os.path.join(tempfile.mkdtemp(), "ticks.bin")
+    >>> recs = np.zeros(5, Tick.schema.dtype); recs["ts"] = range(5)
+    >>> recs.tofile(path)
+    >>> view = rv.open(path, Tick)
+    >>> view[-1]["ts"], view[1:3]["ts"].tolist(), np.shares_memory(view["px"], view.array)
+    (np.uint64(4), [1, 2], True)
+    >>> view.close()
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        schema: Schema,
+        *,
+        offset: int = 0,
+        count: int | None = None,
+        trailing: Trailing = "error",
+        mode: Mode = "mmap",
+        lock: bool = False,
+    ) -> None:
+        _check_int(offset, "offset")
+        _check_int(count, "count", allow_none=True)
+        if trailing not in ("error", "ignore", "warn"):
+            raise ValueError(f"trailing must be 'error', 'ignore' or 'warn', got {trailing!r}")
+        if mode not in ("mmap", "pread"):
+            raise ValueError(f"mode must be 'mmap' or 'pread', got {mode!r}")
+        self._path = os.fspath(path)
+        self._schema = schema
+        self._offset = int(offset)
+        self._fixed_count = None if count is None else int(count)
+        self._mode: Mode = mode
+        self._itemsize = schema.itemsize
+        self._closed = False
+        self._truncated: TruncatedError | None = None
+        self._map: _mapping.Mapping | None = None
+        self._array: np.ndarray[Any, Any] = self._empty()
+        self._count = 0
+        self._faults_seen = _mapping.fault_count()
+        fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(21, "Is a directory", self._path)
+            if lock:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_SH)
+            self._fd = fd
+            n = self._count_records(st.st_size, trailing)
+            if mode == "mmap":
+                _mapping.ensure_guard()
+                self._remap(n, st.st_size)
+            self._count = n
+        except BaseException:
+            os.close(fd)
+            raise
+
+    # -- construction helpers ------------------------------------------------
+
+    def _empty(self) -> np.ndarray[Any, Any]:
+        arr = np.empty(0, dtype=self._schema.dtype)
+        arr.flags.writeable = False
+        return arr
+
+    def _count_records(self, size: int, trailing: Trailing) -> int:
+        itemsize, offset = self._itemsize, self._offset
+        if self._fixed_count is not None:
+            need = offset + self._fixed_count * itemsize
+            if size < need:
+                raise LayoutError(
+                    f"{self._path}: file of {size:,} bytes is too short for {self._fixed_count:,} "
+                    f"records of {itemsize:,} bytes after the {offset:,}-byte header "
+                    f"(needs {need:,} bytes)",
+                    path=self._path, offset=offset,
+                )
+            return self._fixed_count
+        if size < offset:
+            raise LayoutError(
+                f"{self._path}: file of {size:,} bytes is shorter than the {offset:,}-byte header",
+                path=self._path, offset=size,
+            )
+        avail = size - offset
+        n, stray = divmod(avail, itemsize)
+        if stray and trailing != "ignore":
+            end = offset + n * itemsize
+            msg = (
+                f"{self._path}: file of {size:,} bytes: the {avail:,} bytes after the "
+                f"{offset:,}-byte header are {n:,} records of {itemsize:,} bytes plus "
+                f"{stray:,} stray bytes at offset {end:,}"
+            )
+            if trailing == "error":
+                raise LayoutError(
+                    msg + ' (pass trailing="ignore" or "warn")', path=self._path, offset=end
+                )
+            warnings.warn(msg + " (left out)", LayoutWarning, stacklevel=4)
+        return n
+
+    def _remap(self, n: int, size: int) -> None:
+        """Map records ``0..n`` (mmap mode); old arrays keep the old mapping."""
+        nbytes = n * self._itemsize
+        if nbytes == 0:
+            self._map, self._array = None, self._empty()
+            return
+        try:
+            new = _mapping.Mapping(self._fd, self._offset, nbytes, path=self._path)
+        except (ValueError, OSError) as err:
+            # The file shrank between fstat and mmap (mmap refuses to map past EOF).
+            now = os.fstat(self._fd).st_size
+            if now < self._offset + nbytes:
+                self._mark_truncated(size, now)
+            raise
+        old, self._map = self._map, new
+        self._array = np.frombuffer(new.buffer, dtype=self._schema.dtype, count=n)
+        if old is not None:
+            # close() only drops our reference while arrays still view the old
+            # map (mmap.close() would raise BufferError): they stay valid.
+            old.close()
+
+    def _mark_truncated(self, old: int, new: int) -> None:
+        if self._truncated is None:
+            self._truncated = TruncatedError(
+                f"{self._path}: file shrank from {old:,} to {new:,} bytes while a view "
+                f"mapped {self._offset + self._count * self._itemsize:,} bytes of it "
+                "(reopen it to read what is left)",
+                path=self._path, offset=new, old_nbytes=old, new_nbytes=new,
+            )
+        raise self._truncated
+
+    # -- guards ----------------------------------------------------------------
+
+    def _check(self) -> None:
+        """Cheap check before reading through the mapping: a flag and a counter."""
+        if self._closed:
+            raise ClosedError(f"{self._path}: the view is closed", path=self._path)
+        if self._truncated is not None:
+            raise self._truncated
+        if _mapping.fault_count() != self._faults_seen:
+            self._check_faults()
+
+    def _check_faults(self) -> None:
+        self._faults_seen = _mapping.fault_count()
+        if self._map is not None and self._map.faulted():
+            size = os.fstat(self._fd).st_size
+            self._mark_truncated(self._offset + self._count * self._itemsize, size)
+
+    # -- attributes --------------------------------------------------------------
+
+    @property
+    def schema(self) -> Schema:
+        """The record layout."""
+        return self._schema
+
+    @property
+    def path(self) -> str:
+        """The file's path, as given to :func:`open`."""
+        return self._path
+
+    @property
+    def offset(self) -> int:
+        """Bytes before the first record (the header size)."""
+        return self._offset
+
+    @property
+    def mode(self) -> Mode:
+        """``"mmap"`` or ``"pread"``."""
+        return self._mode
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the record region (``len(view) * itemsize``)."""
+        return self._count * self._itemsize
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def __len__(self) -> int:
+        if self._closed:
+            raise ClosedError(f"{self._path}: the view is closed", path=self._path)
+        return self._count
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{self._count:,} records"
+        return (
+            f"<recview.View {self._path!r}: {state} of {self._itemsize} bytes "
+            f"at offset {self._offset}, mode={self._mode!r}>"
+        )
+
+    # -- reading ---------------------------------------------------------------
+
+    def _records(self, a: int, b: int) -> np.ndarray[Any, Any]:
+        """Records ``a..b`` (already bounds-checked): a view, or a pread copy."""
+        if self._mode == "mmap":
+            return self._array[a:b]
+        return self._pread(a, b)
+
+    def _pread(self, a: int, b: int) -> np.ndarray[Any, Any]:
+        n = b - a
+        out = np.empty(n, dtype=self._schema.dtype)
+        buf = memoryview(out.view(np.uint8).reshape(-1)) if n else memoryview(b"")
+        pos, start = 0, self._offset + a * self._itemsize
+        while pos < len(buf):
+            got = os.preadv(self._fd, [buf[pos:]], start + pos)
+            if got == 0:
+                size = os.fstat(self._fd).st_size
+                self._mark_truncated(self._offset + self._count * self._itemsize, size)
+            pos += got
+        out.flags.writeable = False
+        return out
+
+    @property
+    def array(self) -> np.ndarray[Any, Any]:
+        """The whole region as a read-only structured ndarray (zero-copy in mmap mode)."""
+        self._check()
+        return self._records(0, self._count)
+
+    def __getitem__(self, key: Any) -> Any:
+        self._check()
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            n = self._count
+            i = int(key)
+            if i < 0:
+                i += n
+            if not 0 <= i < n:
+                raise IndexError(f"record index {int(key)} is out of range for {n:,} records")
+            rec = self._records(i, i + 1)[0].copy() if self._mode == "mmap" else self._pread(
+                i, i + 1
+            )[0]
+            self._check()  # a fault while copying means the record read as zeros
+            return rec
+        if isinstance(key, slice):
+            a, b, step = key.indices(self._count)
+            if step == 1:
+                return self._records(a, max(a, b))
+            if self._mode == "mmap":
+                return self._array[key]
+            idx = np.arange(a, b, step)
+            if not len(idx):
+                return self._empty()
+            lo, hi = int(idx.min()), int(idx.max()) + 1
+            sub = self._pread(lo, hi)[idx - lo]
+            sub.flags.writeable = False
+            return sub
+        if isinstance(key, str):
+            return self._field(key)
+        if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
+            return self.array[key]
+        if isinstance(key, np.ndarray) or isinstance(key, list):
+            return self.array[key]
+        raise TypeError(
+            f"view indices must be integers, slices, field names or index arrays, "
+            f"not {type(key).__name__}"
+        )
+
+    def _field(self, name: str) -> np.ndarray[Any, Any]:
+        arr = self.array
+        for part in name.split("."):
+            names = arr.dtype.names
+            if names is None or part not in names:
+                avail = ", ".join(names or ())
+                raise KeyError(f"{self._path}: no field {name!r} (fields: {avail})")
+            arr = arr[part]
+        return arr
+
+    def columns(self, names: Sequence[str] | None = None) -> dict[str, np.ndarray[Any, Any]]:
+        """Copy fields into contiguous, writable, native-byte-order arrays.
+
+        Fills every requested column from each block of records while the block
+        is in cache (one pass over the file, not one per field).
+
+        Parameters
+        ----------
+        names : sequence of str, optional
+            Dotted leaf names (``"hdr.ts"``) or top-level names (a nested
+            field expands to its leaves). Default: every leaf field.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Shape ``(len(view),) + field shape`` each.
+
+        Examples
+        --------
+        >>> import os, tempfile, numpy as np, recview as rv
+        >>> s = rv.Schema.from_dtype([("hdr", [("ts", ">u4")]), ("px", "<f8")])
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.bin")
+        >>> np.array([((1,), 2.5), ((3,), 4.5)], s.dtype).tofile(path)
+        >>> with rv.open(path, s) as view:
+        ...     cols = view.columns()
+        >>> sorted(cols), cols["hdr.ts"].tolist(), cols["hdr.ts"].dtype.isnative
+        (['hdr.ts', 'px'], [1, 3], True)
+        """
+        self._check()
+        leaves = self._schema.fields()
+        if names is None:
+            chosen = leaves
+        else:
+            chosen = []
+            for name in names:
+                sel = [f for f in leaves if f.path == name or f.path.startswith(name + ".")]
+                if not sel:
+                    raise KeyError(f"{self._path}: no field {name!r}")
+                chosen.extend(sel)
+        n = self._count
+        outs: dict[str, np.ndarray[Any, Any]] = {}
+        plan = []
+        for f in chosen:
+            native = f.dtype.newbyteorder("=") if f.dtype.byteorder not in "=|" else f.dtype
+            outs[f.path] = np.empty((n, *f.shape), dtype=native)
+            plan.append((f, outs[f.path]))
+        block = max(1, _COLUMN_BLOCK_NBYTES // self._itemsize)
+        for a in builtins.range(0, n, block):
+            b = min(n, a + block)
+            raw = self._records(a, b)
+            base = raw.view(np.uint8).reshape(-1) if self._mode == "pread" else None
+            for f, out in plan:
+                src = _leaf_view(raw, base, f, b - a, self._itemsize)
+                out[a:b] = src
+        self._check()
+        return outs
+
+    def batches(
+        self, records: int | None = None, *, nbytes: int | None = None, start: int = 0
+    ) -> Iterator[np.ndarray[Any, Any]]:
+        """Iterate over records ``start..len(view)`` in read-only batches.
+
+        Each window is released (``madvise(MADV_DONTNEED)``) when the caller
+        asks for the next one, so process memory stays bounded by about one
+        batch whatever the file size. Batches kept by the caller stay valid
+        (released pages are read again from the file if touched).
+
+        Parameters
+        ----------
+        records : int, optional
+            Records per batch.
+        nbytes : int, optional
+            Bytes per batch (rounded down to whole records, at least one);
+            default 8 MiB when ``records`` is not given either.
+        start : int
+            First record.
+
+        Examples
+        --------
+        >>> import os, tempfile, numpy as np, recview as rv
+        >>> path = os.path.join(tempfile.mkdtemp(), "n.bin")
+        >>> np.arange(10, dtype="<u8").tofile(path)
+        >>> with rv.open(path, [("n", "<u8")]) as view:
+        ...     print([int(b["n"].sum()) for b in view.batches(4)])
+        [6, 22, 17]
+        """
+        self._check()
+        if records is not None and nbytes is not None:
+            raise ValueError("give records or nbytes, not both")
+        if records is not None:
+            _check_int(records, "records")
+            step = int(records)
+        else:
+            if nbytes is not None:
+                _check_int(nbytes, "nbytes")
+            step = (DEFAULT_BATCH_NBYTES if nbytes is None else int(nbytes)) // self._itemsize
+        step = max(1, step)
+        _check_int(start, "start")
+        if start > self._count:
+            raise IndexError(f"start={start} is past the last of {self._count:,} records")
+        return self._batches(step, int(start))
+
+    def _batches(self, step: int, start: int) -> Iterator[np.ndarray[Any, Any]]:
+        n = self._count
+        itemsize = self._itemsize
+        m = self._map if self._mode == "mmap" else None
+        if m is not None:
+            m.advise(start * itemsize, (n - start) * itemsize, _MADV_SEQUENTIAL)
+        a = start
+        try:
+            while a < n:
+                self._check()
+                b = min(n, a + step)
+                if m is not None and b < n:
+                    m.advise(b * itemsize, min(step, n - b) * itemsize, _MADV_WILLNEED)
+                yield self._records(a, b)
+                if m is not None:
+                    self._check()  # the caller read this window: did it fault?
+                    m.advise(a * itemsize, (b - a) * itemsize, _MADV_DONTNEED)
+                a = b
+        finally:
+            if m is not None and a < n:
+                m.advise(a * itemsize, min(step, n - a) * itemsize, _MADV_DONTNEED)
+
+    # -- change --------------------------------------------------------------------
+
+    def refresh(self) -> int:
+        """Re-read the file size; return the new ``len(view)``.
+
+        Growth extends the view (arrays handed out before stay valid). A file
+        that shrank below what is mapped raises :class:`TruncatedError` (and
+        keeps raising it: reopen the file). A view opened with ``count`` keeps
+        its length.
+
+        Examples
+        --------
+        >>> import os, tempfile, numpy as np, recview as rv
+        >>> path = os.path.join(tempfile.mkdtemp(), "grow.bin")
+        >>> np.arange(2, dtype="<u4").tofile(path)
+        >>> view = rv.open(path, "<u4")
+        >>> import builtins
+        >>> with builtins.open(path, "ab") as f:
+        ...     _ = f.write(np.arange(3, dtype="<u4").tobytes())
+        >>> view.refresh(), len(view)
+        (5, 5)
+        >>> view.close()
+        """
+        self._check()
+        size = os.fstat(self._fd).st_size
+        mapped_end = self._offset + self._count * self._itemsize
+        if size < mapped_end:
+            self._mark_truncated(mapped_end, size)
+        if self._mode == "mmap":
+            _mapping.ensure_guard()
+        if self._fixed_count is not None:
+            return self._count
+        n = (size - self._offset) // self._itemsize
+        if n > self._count:
+            if self._mode == "mmap":
+                self._remap(n, size)
+            self._count = n
+        return self._count
+
+    def follow(
+        self,
+        *,
+        start: int | None = None,
+        poll: float = 0.1,
+        timeout: float | None = None,
+        records: int | None = None,
+    ) -> Iterator[np.ndarray[Any, Any]]:
+        """Iterate over record batches as a writer appends to the file.
+
+        A partial record at the end is held back until it is complete. Each
+        record is delivered exactly once, in order: a reader that persists
+        ``start + records delivered`` resumes with ``start=`` that number.
+
+        Parameters
+        ----------
+        start : int, optional
+            First record to deliver; default: the current end (``len(view)``).
+        poll : float
+            Seconds between size checks while there is nothing new.
+        timeout : float, optional
+            End the iteration after this many seconds without new records
+            (default: wait forever).
+        records : int, optional
+            Largest batch, in records (default: 8 MiB worth).
+
+        Raises
+        ------
+        TruncatedError
+            The file shrank (also when ``start`` is past its end).
+
+        Examples
+        --------
+        >>> import os, tempfile, numpy as np, recview as rv
+        >>> path = os.path.join(tempfile.mkdtemp(), "log.bin")
+        >>> np.arange(3, dtype="<u4").tofile(path)
+        >>> with rv.open(path, "<u4") as view:
+        ...     print([b["f0"].tolist() for b in view.follow(start=1, timeout=0.05)])
+        [[1, 2]]
+        """
+        self._check()
+        if poll <= 0:
+            raise ValueError(f"poll must be > 0 seconds, got {poll}")
+        step = max(1, DEFAULT_BATCH_NBYTES // self._itemsize) if records is None else records
+        _check_int(step, "records")
+        n = self.refresh()
+        pos = n if start is None else start
+        _check_int(pos, "start")
+        if pos > n:
+            raise TruncatedError(
+                f"{self._path}: cannot resume at record {pos:,}: the file holds {n:,} records "
+                "(it shrank or was replaced since that position was saved)",
+                path=self._path, offset=self._offset + n * self._itemsize,
+            )
+        return self._follow(int(pos), float(poll), timeout, max(1, int(step)))
+
+    def _follow(
+        self, pos: int, poll: float, timeout: float | None, step: int
+    ) -> Iterator[np.ndarray[Any, Any]]:
+        last = time.monotonic()
+        while True:
+            n = self.refresh()
+            if n > pos:
+                while pos < n:
+                    b = min(n, pos + step)
+                    self._check()
+                    batch = self._records(pos, b)
+                    pos = b
+                    yield batch
+                last = time.monotonic()
+                continue
+            if timeout is not None and time.monotonic() - last >= timeout:
+                return
+            time.sleep(poll if timeout is None else max(0.0, min(poll, timeout)))
+
+    # -- interop (optional extras, imported lazily) --------------------------------
+
+    def to_pandas(self, **kwargs: Any) -> Any:
+        """This view as a ``pandas.DataFrame``; see :func:`recview.interop.to_pandas`."""
+        from recview import interop
+
+        return interop.to_pandas(self, **kwargs)
+
+    def to_arrow(self, **kwargs: Any) -> Any:
+        """This view as a ``pyarrow.Table``; see :func:`recview.interop.to_arrow`."""
+        from recview import interop
+
+        return interop.to_arrow(self, **kwargs)
+
+    # -- lifetime -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the mapping and the file. Arrays already handed out stay valid.
+
+        Never raises because arrays are alive: the mapping is then unmapped
+        when the last array viewing it is freed. Later use of the view raises
+        :class:`ClosedError`. Closing twice is harmless.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        m, self._map = self._map, None
+        self._array = self._empty()
+        if m is not None:
+            m.close()
+        os.close(self._fd)
+
+    def __enter__(self) -> View:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True) and hasattr(self, "_fd"):
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+
+
+def _leaf_view(
+    raw: np.ndarray[Any, Any],
+    base: np.ndarray[Any, Any] | None,
+    f: Any,
+    n: int,
+    itemsize: int,
+) -> np.ndarray[Any, Any]:
+    """A strided view of one leaf field over a block of records."""
+    shape = (n, *f.shape)
+    inner = []
+    stride = f.dtype.itemsize
+    for k in reversed(f.shape):
+        inner.insert(0, stride)
+        stride *= k
+    return np.ndarray(
+        shape,
+        dtype=f.dtype,
+        buffer=raw if base is None else base,
+        offset=f.offset,
+        strides=(itemsize, *inner),
+    )
+
+
+_MADV_SEQUENTIAL = getattr(mmap, "MADV_SEQUENTIAL", 0)
+_MADV_WILLNEED = getattr(mmap, "MADV_WILLNEED", 0)
+_MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", 0)
