@@ -44,9 +44,7 @@ def dtype_from_construct(struct: Any) -> tuple[np.dtype[Any], dict[str, dict[int
     while isinstance(inner, c.Renamed):
         inner = inner.subcon
     if not isinstance(inner, c.Struct):
-        raise SchemaError(
-            f"from_construct expects a construct.Struct, got {_describe(struct)}"
-        )
+        raise SchemaError(f"from_construct expects a construct.Struct, got {_describe(struct)}")
     enums: dict[str, dict[int, str]] = {}
     dt = _struct(inner, "", enums)
     if dt is None:
@@ -65,8 +63,10 @@ def _struct(con: Any, path: str, enums: dict[str, dict[int, str]]) -> np.dtype[A
         size = _sizeof(sub, fpath)
         if name:
             if name.startswith("_"):  # construct's own context keys: _io, _params...
-                raise SchemaError(f"field {fpath!r}: names starting with '_' are reserved "
-                                  "by construct", field=fpath)
+                raise SchemaError(
+                    f"field {fpath!r}: names starting with '_' are reserved by construct",
+                    field=fpath,
+                )
             dt = _leaf(sub, fpath, enums)
             if dt is not None:
                 names.append(name)
@@ -89,23 +89,26 @@ def _leaf(con: Any, path: str, enums: dict[str, dict[int, str]]) -> np.dtype[Any
         endian, char = con.fmtstr[0], con.fmtstr[1:]
         kind = _FMT_KIND.get(char)
         if kind is None:
-            raise SchemaError(f"field {path!r}: struct format {con.fmtstr!r} has no numpy "
-                              "equivalent", field=path)
+            raise SchemaError(
+                f"field {path!r}: struct format {con.fmtstr!r} has no numpy equivalent", field=path
+            )
         return np.dtype((_NATIVE if endian in "=@" else endian) + kind)
     if isinstance(con, c.BytesInteger):
         if not isinstance(con.length, int) or con.length not in (1, 2, 4, 8):
             raise SchemaError(
                 f"field {path!r}: a {con.length!r}-byte integer has no numpy dtype "
-                "(1, 2, 4 or 8 bytes)", field=path,
+                "(1, 2, 4 or 8 bytes)",
+                field=path,
             )
         if not isinstance(con.swapped, bool):
-            raise SchemaError(f"field {path!r}: byte order decided at parse time is not "
-                              "supported", field=path)
-        return np.dtype(("<" if con.swapped else ">") + ("i" if con.signed else "u")
-                        + str(con.length))
+            raise SchemaError(
+                f"field {path!r}: byte order decided at parse time is not supported", field=path
+            )
+        return np.dtype(
+            ("<" if con.swapped else ">") + ("i" if con.signed else "u") + str(con.length)
+        )
     if isinstance(con, c.BitsInteger):
-        raise SchemaError(f"field {path!r}: bit fields (BitsInteger) are not supported",
-                          field=path)
+        raise SchemaError(f"field {path!r}: bit fields (BitsInteger) are not supported", field=path)
     if con is c.Flag or type(con).__name__ == "Flag":
         return np.dtype("?")
     if isinstance(con, c.Bytes):
@@ -133,7 +136,8 @@ def _leaf(con: Any, path: str, enums: dict[str, dict[int, str]]) -> np.dtype[Any
 
 def construct_from_dtype(dt: np.dtype[Any], unions: frozenset[str], path: str = "") -> Any:
     """The ``construct.Struct`` that parses and builds exactly ``dt``'s bytes."""
-    assert dt.names is not None and dt.fields is not None
+    assert dt.names is not None
+    assert dt.fields is not None
     members = sorted(
         ((int(dt.fields[n][1]), n, dt.fields[n][0]) for n in dt.names), key=lambda m: m[0]
     )

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import json
 import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 import numpy as np
 
@@ -154,7 +155,7 @@ def pad(n: int) -> _Pad:
     ...     a: rv.u8
     ...     _gap: rv.pad(3)
     ...     b: rv.u32
-    >>> R.schema.dtype.fields["b"][1], R.schema.names
+    >>> R.schema._fields(dtype)["b"][1], R.schema.names
     (4, ('a', 'b'))
     """
     return _Pad(_positive_int(n, "pad(n)"))
@@ -227,7 +228,7 @@ class Record:
     >>> class Aligned(rv.Record, align=True):
     ...     a: rv.u8
     ...     b: rv.f64
-    >>> Aligned.schema.dtype.fields["b"][1], Aligned.schema.itemsize
+    >>> Aligned.schema._fields(dtype)["b"][1], Aligned.schema.itemsize
     (8, 16)
     """
 
@@ -239,7 +240,7 @@ class Record:
         cls._align_ = align
         fields: list[tuple[str, Any]] = []
         for klass in reversed(cls.__mro__):
-            if klass is Record or not (isinstance(klass, type) and issubclass(klass, Record)):
+            if klass is Record or not issubclass(klass, Record):
                 continue
             try:
                 if klass is cls:
@@ -373,8 +374,9 @@ class Schema:
         for path, mapping in (enums or {}).items():
             leaf = leaves.get(path)
             if leaf is None or leaf.dtype.kind not in "iub":
-                raise SchemaError(f"enum names given for {path!r}, which is not an integer field",
-                                  field=path)
+                raise SchemaError(
+                    f"enum names given for {path!r}, which is not an integer field", field=path
+                )
             enum_map[path] = MappingProxyType({int(k): str(v) for k, v in mapping.items()})
         for path in unions:
             if _lookup(dtype, path) is None:
@@ -383,7 +385,11 @@ class Schema:
         object.__setattr__(self, "_dtype", dtype)
         object.__setattr__(self, "_unions", unions)
         object.__setattr__(self, "_enums", MappingProxyType(enum_map))
-        key = (dtype, unions, tuple(sorted((k, tuple(sorted(v.items()))) for k, v in enum_map.items())))
+        key = (
+            dtype,
+            unions,
+            tuple(sorted((k, tuple(sorted(v.items()))) for k, v in enum_map.items())),
+        )
         object.__setattr__(self, "_hash", hash(key))
         return self
 
@@ -479,7 +485,7 @@ class Schema:
         >>> import recview as rv
         >>> s = rv.Schema.from_dtype({"names": ["a", "b"], "formats": ["<u4", ">f8"],
         ...                           "offsets": [0, 8], "itemsize": 24})
-        >>> s.itemsize, s.dtype.fields["b"][1]
+        >>> s.itemsize, s._fields(dtype)["b"][1]
         (24, 8)
         """
         if isinstance(dtype, Schema):
@@ -510,7 +516,7 @@ class Schema:
         >>> import construct as c, recview as rv
         >>> s = rv.Schema.from_construct(c.Struct("ts" / c.Int64ul, "px" / c.Float32b,
         ...                                       c.Padding(4), "sym" / c.Bytes(8)))
-        >>> s.itemsize, s.dtype.fields["px"][0].str
+        >>> s.itemsize, s._fields(dtype)["px"][0].str
         (24, '>f4')
         """
         from recview import _construct
@@ -545,7 +551,7 @@ class Schema:
         --------
         >>> import recview as rv
         >>> s = rv.Schema.from_c("struct tick { uint64_t ts; double px; uint8_t side; };")
-        >>> s.itemsize, s.dtype.fields["side"][1]
+        >>> s.itemsize, s._fields(dtype)["side"][1]
         (24, 16)
         """
         if byteorder not in ("<", ">", "="):
@@ -568,7 +574,7 @@ class Schema:
         >>> s = rv.Schema.from_json('{"format": "recview.schema", "version": 1, '
         ...     '"itemsize": 12, "fields": [{"name": "a", "offset": 0, "type": "<u4"}, '
         ...     '{"name": "b", "offset": 4, "type": ">f8"}]}')
-        >>> s.dtype.fields["b"][0].str
+        >>> s._fields(dtype)["b"][0].str
         '>f8'
         """
         try:
@@ -615,7 +621,7 @@ class Schema:
         >>> import recview as rv
         >>> rv.Schema.from_dtype([("a", "<u2")]).to_json()
         '{"format": "recview.schema", "version": 1, "itemsize": 2, "fields": [{"name": "a", "offset": 0, "type": "<u2"}]}'
-        """  # noqa: E501
+        """
         doc: dict[str, Any] = {"format": _JSON_FORMAT, "version": _JSON_VERSION}
         doc.update(_struct_to_json(self._dtype))
         if self._unions:
@@ -676,27 +682,28 @@ def as_schema(obj: Any) -> Schema:
 def _to_dtype(spec: Any) -> np.dtype[Any]:
     """np.dtype(spec), with numpy's errors turned into SchemaError naming the field."""
     try:
-        return np.dtype(spec)
-    except Exception as err:  # numpy raises TypeError/ValueError/KeyError/...
+        dt: np.dtype[Any] = np.dtype(spec)
+    except Exception as err:
         field = None
         if isinstance(spec, list):
             for item in spec:
                 try:
                     np.dtype([item])
-                except Exception:
+                except Exception:  # noqa: BLE001, PERF203 - only on the error path
                     field = str(item[0]) if isinstance(item, tuple) and item else repr(item)
                     break
         elif isinstance(spec, dict) and isinstance(spec.get("names"), list):
             formats = spec.get("formats")
             if isinstance(formats, list):
-                for fname, fmt in zip(spec["names"], formats):
+                for fname, fmt in zip(spec["names"], formats, strict=False):
                     try:
                         np.dtype(fmt)
-                    except Exception:
+                    except Exception:  # noqa: BLE001, PERF203 - only on the error path
                         field = str(fname)
                         break
         where = f"field {field!r}: " if field is not None else ""
         raise SchemaError(f"{where}not a valid numpy dtype spec: {err}", field=field) from err
+    return dt
 
 
 def _canonical(dt: np.dtype[Any], unions: frozenset[str], path: str) -> np.dtype[Any]:
@@ -711,8 +718,9 @@ def _canonical(dt: np.dtype[Any], unions: frozenset[str], path: str) -> np.dtype
     if dt.itemsize == 0:
         raise SchemaError(f"{where}: zero-size record", field=path or None)
     if dt.itemsize > _MAX_ITEMSIZE:
-        raise SchemaError(f"{where}: record of {dt.itemsize} bytes is too large",
-                          field=path or None)
+        raise SchemaError(
+            f"{where}: record of {dt.itemsize} bytes is too large", field=path or None
+        )
     if not dt.names:
         raise SchemaError(f"{where}: structured dtype with no fields", field=path or None)
     names: list[str] = []
@@ -721,12 +729,12 @@ def _canonical(dt: np.dtype[Any], unions: frozenset[str], path: str) -> np.dtype
     spans: list[tuple[int, int, str]] = []
     for name in dt.names:
         fpath = f"{path}.{name}" if path else name
-        if not isinstance(name, str) or not name or "." in name:
+        if not name or "." in name:
             raise SchemaError(
                 f"field {fpath!r}: field names must be non-empty strings without '.'",
                 field=fpath,
             )
-        fdt, off = dt.fields[name][:2]
+        fdt, off = _fields(dt)[name][:2]
         fmt = _canonical_field(fdt, unions, fpath)
         names.append(name)
         formats.append(fmt)
@@ -734,7 +742,7 @@ def _canonical(dt: np.dtype[Any], unions: frozenset[str], path: str) -> np.dtype
         spans.append((int(off), int(off) + fdt.itemsize, fpath))
     if path not in unions:
         spans.sort()
-        for (_a0, a1, apath), (b0, _b1, bpath) in zip(spans, spans[1:]):
+        for (_a0, a1, apath), (b0, _b1, bpath) in itertools.pairwise(spans):
             if b0 < a1:
                 raise SchemaError(
                     f"field {bpath!r} at offset {b0} overlaps field {apath!r} "
@@ -746,7 +754,9 @@ def _canonical(dt: np.dtype[Any], unions: frozenset[str], path: str) -> np.dtype
         if start < 0 or end > dt.itemsize:
             raise SchemaError(
                 f"field {fpath!r} spans bytes {start}..{end}, outside the {dt.itemsize}-byte "
-                "record", field=fpath, offset=start,
+                "record",
+                field=fpath,
+                offset=start,
             )
     return np.dtype(
         {"names": names, "formats": formats, "offsets": offsets, "itemsize": dt.itemsize}
@@ -769,13 +779,14 @@ def _canonical_field(fdt: np.dtype[Any], unions: frozenset[str], fpath: str) -> 
         raise SchemaError(f"field {fpath!r}: type {fdt} has zero size", field=fpath)
     if fdt.byteorder == "=":
         fdt = fdt.newbyteorder("<" if np.little_endian else ">")
-    return np.dtype(fdt.str)
+    out: np.dtype[Any] = np.dtype(fdt.str)
+    return out
 
 
 def _leaves(dt: np.dtype[Any], path: str, base: int, shape: tuple[int, ...]) -> Iterator[FieldInfo]:
     assert dt.names is not None
     for name in dt.names:
-        fdt, off = dt.fields[name][:2]
+        fdt, off = _fields(dt)[name][:2]
         fpath = f"{path}.{name}" if path else name
         fshape = shape
         while fdt.subdtype is not None:
@@ -791,7 +802,7 @@ def _lookup(dt: np.dtype[Any], path: str) -> np.dtype[Any] | None:
     for part in path.split("."):
         if dt.names is None or part not in dt.names:
             return None
-        dt = dt.fields[part][0]
+        dt = _fields(dt)[part][0]
     return dt if dt.names is not None else None
 
 
@@ -801,8 +812,8 @@ def _dtype_spec(dt: np.dtype[Any]) -> Any:
     assert dt.fields is not None
     return {
         "names": list(dt.names),
-        "formats": [_fmt_spec(dt.fields[n][0]) for n in dt.names],
-        "offsets": [int(dt.fields[n][1]) for n in dt.names],
+        "formats": [_fmt_spec(_fields(dt)[n][0]) for n in dt.names],
+        "offsets": [int(_fields(dt)[n][1]) for n in dt.names],
         "itemsize": dt.itemsize,
     }
 
@@ -817,7 +828,7 @@ def _struct_to_json(dt: np.dtype[Any]) -> dict[str, Any]:
     assert dt.names is not None
     fields = []
     for name in dt.names:
-        fdt, off = dt.fields[name][:2]
+        fdt, off = _fields(dt)[name][:2]
         entry: dict[str, Any] = {"name": name, "offset": int(off)}
         shape: tuple[int, ...] = ()
         while fdt.subdtype is not None:
@@ -833,13 +844,15 @@ def _struct_to_json(dt: np.dtype[Any]) -> dict[str, Any]:
 def _struct_from_json(doc: Any, path: str) -> np.dtype[Any]:
     where = f"field {path!r}" if path else "schema JSON"
     if not isinstance(doc, dict):
-        raise SchemaError(f"{where}: expected an object with 'itemsize' and 'fields'",
-                          field=path or None)
+        raise SchemaError(
+            f"{where}: expected an object with 'itemsize' and 'fields'", field=path or None
+        )
     itemsize = doc.get("itemsize")
     fields = doc.get("fields")
     if not _is_int(itemsize) or not 0 < itemsize <= _MAX_ITEMSIZE:
-        raise SchemaError(f"{where}: 'itemsize' must be a positive integer, got {itemsize!r}",
-                          field=path or None)
+        raise SchemaError(
+            f"{where}: 'itemsize' must be a positive integer, got {itemsize!r}", field=path or None
+        )
     if not isinstance(fields, list) or not fields:
         raise SchemaError(f"{where}: 'fields' must be a non-empty list", field=path or None)
     names: list[str] = []
@@ -893,18 +906,26 @@ def _struct_from_json(doc: Any, path: str) -> np.dtype[Any]:
         if offset + fdt.itemsize > itemsize:
             raise SchemaError(
                 f"field {fpath!r} spans bytes {offset}..{offset + fdt.itemsize}, outside the "
-                f"{itemsize}-byte record", field=fpath, offset=offset,
+                f"{itemsize}-byte record",
+                field=fpath,
+                offset=offset,
             )
         names.append(name)
         formats.append(fdt)
         offsets.append(offset)
     try:
-        return np.dtype(
-            {"names": names, "formats": formats, "offsets": offsets, "itemsize": itemsize}
-        )
+        spec: Any = {"names": names, "formats": formats, "offsets": offsets, "itemsize": itemsize}
+        out: np.dtype[Any] = np.dtype(spec)
     except (TypeError, ValueError) as err:
         raise SchemaError(f"{where}: invalid layout: {err}", field=path or None) from err
+    return out
 
 
-def _is_int(x: object) -> bool:
+def _fields(dt: np.dtype[Any]) -> Mapping[str, Any]:
+    fields = dt.fields
+    assert fields is not None
+    return fields
+
+
+def _is_int(x: object) -> TypeGuard[int]:
     return isinstance(x, int) and not isinstance(x, bool)

@@ -15,6 +15,7 @@ a scan of any file size keeps RSS bounded by about one batch.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import mmap
 import os
 import stat
@@ -41,7 +42,7 @@ DEFAULT_BATCH_NBYTES = 8 << 20
 _COLUMN_BLOCK_NBYTES = 256 << 10
 
 
-def open(  # noqa: A001 - the contract's name, shadowing the builtin on purpose
+def open(  # the contract's name, shadowing the builtin on purpose
     path: str | os.PathLike[str],
     schema: Any,
     *,
@@ -103,7 +104,12 @@ def open(  # noqa: A001 - the contract's name, shadowing the builtin on purpose
     2 19.25
     """
     return View(
-        path, as_schema(schema), offset=offset, count=count, trailing=trailing, mode=mode,
+        path,
+        as_schema(schema),
+        offset=offset,
+        count=count,
+        trailing=trailing,
+        mode=mode,
         lock=lock,
     )
 
@@ -168,7 +174,7 @@ class View:
         try:
             st = os.fstat(fd)
             if stat.S_ISDIR(st.st_mode):
-                raise IsADirectoryError(21, "Is a directory", self._path)
+                raise IsADirectoryError(21, "Is a directory", self._path)  # noqa: TRY301
             if lock:
                 import fcntl
 
@@ -199,13 +205,15 @@ class View:
                     f"{self._path}: file of {size:,} bytes is too short for {self._fixed_count:,} "
                     f"records of {itemsize:,} bytes after the {offset:,}-byte header "
                     f"(needs {need:,} bytes)",
-                    path=self._path, offset=offset,
+                    path=self._path,
+                    offset=offset,
                 )
             return self._fixed_count
         if size < offset:
             raise LayoutError(
                 f"{self._path}: file of {size:,} bytes is shorter than the {offset:,}-byte header",
-                path=self._path, offset=size,
+                path=self._path,
+                offset=size,
             )
         avail = size - offset
         n, stray = divmod(avail, itemsize)
@@ -231,7 +239,7 @@ class View:
             return
         try:
             new = _mapping.Mapping(self._fd, self._offset, nbytes, path=self._path)
-        except (ValueError, OSError) as err:
+        except (ValueError, OSError):
             # The file shrank between fstat and mmap (mmap refuses to map past EOF).
             now = os.fstat(self._fd).st_size
             if now < self._offset + nbytes:
@@ -250,7 +258,10 @@ class View:
                 f"{self._path}: file shrank from {old:,} to {new:,} bytes while a view "
                 f"mapped {self._offset + self._count * self._itemsize:,} bytes of it "
                 "(reopen it to read what is left)",
-                path=self._path, offset=new, old_nbytes=old, new_nbytes=new,
+                path=self._path,
+                offset=new,
+                old_nbytes=old,
+                new_nbytes=new,
             )
         raise self._truncated
 
@@ -326,7 +337,7 @@ class View:
     def _pread(self, a: int, b: int) -> np.ndarray[Any, Any]:
         n = b - a
         out = np.empty(n, dtype=self._schema.dtype)
-        buf = memoryview(out.view(np.uint8).reshape(-1)) if n else memoryview(b"")
+        buf = memoryview(out.view(np.uint8).reshape(-1).data) if n else memoryview(b"")
         pos, start = 0, self._offset + a * self._itemsize
         while pos < len(buf):
             got = os.preadv(self._fd, [buf[pos:]], start + pos)
@@ -352,9 +363,11 @@ class View:
                 i += n
             if not 0 <= i < n:
                 raise IndexError(f"record index {int(key)} is out of range for {n:,} records")
-            rec = self._records(i, i + 1)[0].copy() if self._mode == "mmap" else self._pread(
-                i, i + 1
-            )[0]
+            rec = (
+                self._records(i, i + 1)[0].copy()
+                if self._mode == "mmap"
+                else self._pread(i, i + 1)[0]
+            )
             self._check()  # a fault while copying means the record read as zeros
             return rec
         if isinstance(key, slice):
@@ -374,7 +387,7 @@ class View:
             return self._field(key)
         if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
             return self.array[key]
-        if isinstance(key, np.ndarray) or isinstance(key, list):
+        if isinstance(key, (np.ndarray, list)):
             return self.array[key]
         raise TypeError(
             f"view indices must be integers, slices, field names or index arrays, "
@@ -606,7 +619,8 @@ class View:
             raise TruncatedError(
                 f"{self._path}: cannot resume at record {pos:,}: the file holds {n:,} records "
                 "(it shrank or was replaced since that position was saved)",
-                path=self._path, offset=self._offset + n * self._itemsize,
+                path=self._path,
+                offset=self._offset + n * self._itemsize,
             )
         return self._follow(int(pos), float(poll), timeout, max(1, int(step)))
 
@@ -661,7 +675,7 @@ class View:
             m.close()
         os.close(self._fd)
 
-    def __enter__(self) -> View:
+    def __enter__(self) -> View:  # noqa: PYI034 - View is not meant to be subclassed
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -669,10 +683,8 @@ class View:
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True) and hasattr(self, "_fd"):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self._fd)
-            except OSError:
-                pass
 
 
 def _leaf_view(
@@ -684,7 +696,7 @@ def _leaf_view(
 ) -> np.ndarray[Any, Any]:
     """A strided view of one leaf field over a block of records."""
     shape = (n, *f.shape)
-    inner = []
+    inner: list[int] = []
     stride = f.dtype.itemsize
     for k in reversed(f.shape):
         inner.insert(0, stride)
