@@ -155,7 +155,7 @@ def pad(n: int) -> _Pad:
     ...     a: rv.u8
     ...     _gap: rv.pad(3)
     ...     b: rv.u32
-    >>> R.schema._fields(dtype)["b"][1], R.schema.names
+    >>> R.schema.dtype.fields["b"][1], R.schema.names
     (4, ('a', 'b'))
     """
     return _Pad(_positive_int(n, "pad(n)"))
@@ -228,7 +228,7 @@ class Record:
     >>> class Aligned(rv.Record, align=True):
     ...     a: rv.u8
     ...     b: rv.f64
-    >>> Aligned.schema._fields(dtype)["b"][1], Aligned.schema.itemsize
+    >>> Aligned.schema.dtype.fields["b"][1], Aligned.schema.itemsize
     (8, 16)
     """
 
@@ -485,7 +485,7 @@ class Schema:
         >>> import recview as rv
         >>> s = rv.Schema.from_dtype({"names": ["a", "b"], "formats": ["<u4", ">f8"],
         ...                           "offsets": [0, 8], "itemsize": 24})
-        >>> s.itemsize, s._fields(dtype)["b"][1]
+        >>> s.itemsize, s.dtype.fields["b"][1]
         (24, 8)
         """
         if isinstance(dtype, Schema):
@@ -516,7 +516,7 @@ class Schema:
         >>> import construct as c, recview as rv
         >>> s = rv.Schema.from_construct(c.Struct("ts" / c.Int64ul, "px" / c.Float32b,
         ...                                       c.Padding(4), "sym" / c.Bytes(8)))
-        >>> s.itemsize, s._fields(dtype)["px"][0].str
+        >>> s.itemsize, s.dtype.fields["px"][0].str
         (24, '>f4')
         """
         from recview import _construct
@@ -551,7 +551,7 @@ class Schema:
         --------
         >>> import recview as rv
         >>> s = rv.Schema.from_c("struct tick { uint64_t ts; double px; uint8_t side; };")
-        >>> s.itemsize, s._fields(dtype)["side"][1]
+        >>> s.itemsize, s.dtype.fields["side"][1]
         (24, 16)
         """
         if byteorder not in ("<", ">", "="):
@@ -574,7 +574,7 @@ class Schema:
         >>> s = rv.Schema.from_json('{"format": "recview.schema", "version": 1, '
         ...     '"itemsize": 12, "fields": [{"name": "a", "offset": 0, "type": "<u4"}, '
         ...     '{"name": "b", "offset": 4, "type": ">f8"}]}')
-        >>> s._fields(dtype)["b"][0].str
+        >>> s.dtype.fields["b"][0].str
         '>f8'
         """
         try:
