@@ -1,0 +1,667 @@
+"""Streams of records from file objects, read into a bounded pool of reusable buffers.
+
+This module owns the non-seekable side of recview: :func:`stream` reads any
+binary file object (a pipe, ``sys.stdin.buffer``, ``socket.makefile("rb")``,
+``gzip``/``bz2``/``lzma`` files, a ``zstandard`` reader) with ``readinto``
+straight into buffers taken from a :class:`BufferPool`, and yields read-only
+structured arrays that *view* those buffers: no byte is copied after the read.
+
+Buffer lifetime is the heart of it. A buffer is handed out again only once no
+array and no memoryview refers to it any more, so a batch the caller keeps is
+never overwritten; see :class:`BufferPool` for how that is detected and
+:func:`open_compressed` for opening ``.gz``/``.bz2``/``.xz``/``.zst`` paths.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import threading
+import warnings
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any, Final, Literal, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from recview.errors import LayoutError, LayoutWarning
+from recview.schema import as_schema
+
+__all__ = ["DEFAULT_BUFFER_SIZE", "BufferPool", "PoolStats", "open_compressed", "stream"]
+
+#: Default size of one pooled buffer, in bytes. Chosen from the buffer-size sweep
+#: in ``docs/stream.md``: throughput through a pipe and from the page cache is
+#: flat from 256 KiB on, while peak RSS grows with ``max_buffers * buffer_size``.
+DEFAULT_BUFFER_SIZE: Final = 1 << 20
+
+#: Default number of buffers a pool keeps for reuse.
+DEFAULT_MAX_BUFFERS: Final = 8
+
+Trailing = Literal["error", "ignore", "warn"]
+_TRAILING: Final = ("error", "ignore", "warn")
+
+
+class _Buffer(bytearray):
+    """A ``bytearray`` that can be weakly referenced (plain ones cannot).
+
+    The pool tracks the buffers it allocated beyond ``max_buffers`` through
+    weak references only, so that they are freed as soon as the last array
+    viewing them is gone.
+    """
+
+    __slots__ = ("__weakref__",)
+
+
+def _is_exported(buffer: bytearray) -> bool:
+    """Whether any array or memoryview still refers to *buffer*.
+
+    Why a resize probe, and not the alternatives:
+
+    - ``sys.getrefcount`` counts references, not exports, and what it returns
+      depends on the interpreter (temporaries on the stack, immortal objects,
+      borrowed references in 3.14, the free-threaded build): a count that is
+      off by one either reuses a live batch or leaks the pool.
+    - Weak references or finalizers on the yielded arrays miss derived
+      objects: ``col = batch["price"]; del batch`` finalizes ``batch`` while
+      ``col`` still views the buffer (numpy points ``col.base`` past ``batch``
+      at the owner of the memory).
+    - A ``bytearray`` counts its buffer exports itself (PEP 3118) and refuses
+      any resize while one is outstanding, raising ``BufferError``. Every
+      view of the buffer, however derived (numpy slices, field views, the
+      ``memoryview`` that ``np.frombuffer`` wraps it in, ``memoryview``
+      slices, ``ctypes.from_buffer``), holds such an export until it is
+      released, so the probe is exact and costs O(1).
+
+    The probe shrinks by one byte and grows back. Shrinking by one byte never
+    reallocates (CPython only does so below half the allocation), growing back
+    then fits the allocation, so the memory never moves and nothing is copied.
+    ``bytearray.pop`` is *not* used: it moves the trailing NUL into the last
+    byte before it notices the export, corrupting a live batch.
+    """
+    try:
+        del buffer[-1:]
+    except BufferError:
+        return True
+    buffer.append(0)
+    return False
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """A snapshot of a :class:`BufferPool`'s counters.
+
+    Attributes
+    ----------
+    hits : int
+        Acquisitions served by a pooled buffer that was free again.
+    misses : int
+        Acquisitions that had to allocate a buffer (a new pooled one, or one
+        beyond the pool).
+    outstanding : int
+        Buffers (pooled or not) that some array or memoryview still refers to.
+    pooled : int
+        Buffers the pool keeps for reuse (at most ``max_buffers``).
+    overflow : int
+        Acquisitions that found every pooled buffer in use and allocated a
+        buffer beyond the pool (included in ``misses``).
+    nbytes : int
+        Bytes held by the pooled buffers (``pooled * buffer_size``).
+    """
+
+    hits: int
+    misses: int
+    outstanding: int
+    pooled: int
+    overflow: int
+    nbytes: int
+
+
+class BufferPool:
+    """A thread-safe, bounded pool of reusable byte buffers.
+
+    :meth:`acquire` hands out a writable ``uint8`` array over a buffer of
+    ``buffer_size`` bytes. There is no explicit release: the buffer goes back
+    to the pool by itself once no array or memoryview refers to it any more,
+    which covers every array derived from the one handed out (slices, field
+    views, ``.view(dtype)``). A batch a caller keeps is therefore never
+    overwritten.
+
+    Parameters
+    ----------
+    buffer_size : int, optional
+        Size of each pooled buffer in bytes (default 1 MiB, chosen from the
+        sweep in ``docs/stream.md``).
+    max_buffers : int, optional
+        How many buffers the pool keeps for reuse (default 8). The pool's own
+        memory is bounded by ``max_buffers * buffer_size``.
+
+    Raises
+    ------
+    ValueError
+        If ``buffer_size`` or ``max_buffers`` is smaller than 1.
+
+    Notes
+    -----
+    When every pooled buffer is still in use, :meth:`acquire` **allocates a
+    buffer beyond the pool** rather than waiting: a single-threaded consumer
+    that keeps its batches would otherwise wait for itself forever. Such a
+    buffer is counted in ``stats().overflow``, is not kept by the pool, and is
+    freed by Python as soon as its last array is gone; the memory in use is
+    then bounded by what the caller keeps, plus the pool.
+
+    A free buffer is found by asking each pooled ``bytearray`` whether it
+    still has buffer exports (see ``_is_exported``), which is exact, unlike
+    reference counts or finalizers on the arrays handed out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from recview.pool import BufferPool
+    >>> pool = BufferPool(buffer_size=4096, max_buffers=2)
+    >>> a = pool.acquire(16)
+    >>> a[:] = 7
+    >>> b = pool.acquire(16)           # a is still alive: another buffer
+    >>> np.shares_memory(a, b)
+    False
+    >>> pool.stats().outstanding
+    2
+    >>> del a, b                       # both buffers are free again
+    >>> c = pool.acquire(16)
+    >>> s = pool.stats()
+    >>> (s.hits, s.misses, s.outstanding, s.pooled)
+    (1, 2, 1, 2)
+    """
+
+    def __init__(
+        self,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        max_buffers: int = DEFAULT_MAX_BUFFERS,
+    ) -> None:
+        if buffer_size < 1:
+            raise ValueError(f"buffer_size must be at least 1 byte, got {buffer_size}")
+        if max_buffers < 1:
+            raise ValueError(f"max_buffers must be at least 1, got {max_buffers}")
+        self._buffer_size = int(buffer_size)
+        self._max_buffers = int(max_buffers)
+        self._lock = threading.Lock()
+        self._pooled: list[_Buffer] = []
+        # Buffers allocated beyond the pool, held weakly (by id of the weak
+        # reference: bytearrays are unhashable): they die with their last
+        # array, and are only counted here, in ``outstanding``.
+        self._overflow: dict[int, weakref.ref[_Buffer]] = {}
+        self._next = 0
+        self._hits = 0
+        self._misses = 0
+        self._overflows = 0
+
+    @property
+    def buffer_size(self) -> int:
+        """Size of each pooled buffer, in bytes."""
+        return self._buffer_size
+
+    @property
+    def max_buffers(self) -> int:
+        """How many buffers the pool keeps for reuse."""
+        return self._max_buffers
+
+    def __repr__(self) -> str:
+        s = self.stats()
+        return (
+            f"BufferPool(buffer_size={self._buffer_size}, max_buffers={self._max_buffers}; "
+            f"hits={s.hits}, misses={s.misses}, outstanding={s.outstanding})"
+        )
+
+    def acquire(self, nbytes: int | None = None) -> npt.NDArray[np.uint8]:
+        """Take a free buffer and return a writable ``uint8`` array of *nbytes* over it.
+
+        Parameters
+        ----------
+        nbytes : int, optional
+            Length of the array in bytes; default ``buffer_size``. Up to
+            ``buffer_size`` it views a pooled buffer (the rest of the buffer
+            stays unused but pinned while the array lives); beyond, a
+            buffer of exactly *nbytes* is allocated outside the pool.
+
+        Returns
+        -------
+        numpy.ndarray
+            A writable, C-contiguous ``uint8`` array of length *nbytes*. Its
+            contents are whatever the buffer held before (not zeroed).
+            Arrays derived from it (``arr[a:b]``, ``arr.view(dtype)``) keep the
+            buffer in use just as the array itself does.
+
+        Raises
+        ------
+        ValueError
+            If *nbytes* is negative.
+
+        Notes
+        -----
+        Release is implicit: when the array and everything derived from it
+        are gone, the buffer is free for the next :meth:`acquire`, from any
+        thread. If every pooled buffer is in use, a buffer is allocated beyond
+        the pool instead of waiting (see the class notes).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from recview.pool import BufferPool
+        >>> pool = BufferPool(buffer_size=64, max_buffers=1)
+        >>> raw = pool.acquire(16)
+        >>> raw[:] = np.arange(16, dtype=np.uint8)
+        >>> words = raw.view("<u4")            # still the same buffer
+        >>> del raw
+        >>> again = pool.acquire(16)           # words keeps it: another buffer
+        >>> pool.stats().overflow
+        1
+        >>> del words, again
+        >>> _ = pool.acquire(16)
+        >>> pool.stats().hits
+        1
+        """
+        size = self._buffer_size if nbytes is None else int(nbytes)
+        if size < 0:
+            raise ValueError(f"nbytes must not be negative, got {size}")
+        with self._lock:
+            buffer = self._take() if size <= self._buffer_size else None
+            if buffer is None:
+                buffer = _Buffer(max(size, 1))
+                self._misses += 1
+                self._overflows += 1
+                ref = weakref.ref(buffer, self._forget)
+                self._overflow[id(ref)] = ref
+            # The export is created under the lock, so no other thread can see
+            # this buffer as free between the probe and here.
+            return np.frombuffer(buffer, dtype=np.uint8, count=size)
+
+    def _take(self) -> _Buffer | None:
+        """A free pooled buffer (or a new one while below ``max_buffers``); lock held."""
+        pooled = self._pooled
+        count = len(pooled)
+        # Start after the buffer handed out last: the consumer most likely
+        # dropped the oldest batch first, so the next free buffer is there.
+        for step in range(count):
+            index = (self._next + step) % count
+            buffer = pooled[index]
+            if not _is_exported(buffer):
+                self._next = index + 1
+                self._hits += 1
+                return buffer
+        if count < self._max_buffers:
+            buffer = _Buffer(self._buffer_size)
+            pooled.append(buffer)
+            self._next = count + 1
+            self._misses += 1
+            return buffer
+        return None
+
+    def _forget(self, ref: weakref.ref[_Buffer]) -> None:
+        """Weak-reference callback: an overflow buffer died (no lock: dict.pop is atomic)."""
+        self._overflow.pop(id(ref), None)
+
+    def stats(self) -> PoolStats:
+        """Return a snapshot of the pool's counters.
+
+        Returns
+        -------
+        PoolStats
+            Hits, misses, outstanding buffers, pooled buffers, overflow
+            allocations and the bytes the pool holds.
+
+        Examples
+        --------
+        >>> from recview.pool import BufferPool
+        >>> pool = BufferPool(buffer_size=1024, max_buffers=4)
+        >>> keep = [pool.acquire() for _ in range(5)]
+        >>> pool.stats()
+        PoolStats(hits=0, misses=5, outstanding=5, pooled=4, overflow=1, nbytes=4096)
+        """
+        with self._lock:
+            busy = sum(_is_exported(buffer) for buffer in self._pooled)
+            return PoolStats(
+                hits=self._hits,
+                misses=self._misses,
+                outstanding=busy + len(self._overflow),
+                pooled=len(self._pooled),
+                overflow=self._overflows,
+                nbytes=len(self._pooled) * self._buffer_size,
+            )
+
+
+def _record_dtype(schema: Any) -> np.dtype[np.void]:
+    """The structured dtype of *schema* (a ``Schema`` or anything ``as_schema`` takes)."""
+    dtype: np.dtype[np.void] = as_schema(schema).dtype
+    return dtype
+
+
+def _source_name(fileobj: object) -> str:
+    """A name for *fileobj* in messages: its path, ``<fd N>`` or ``<stream>``."""
+    name = getattr(fileobj, "name", None)
+    if isinstance(name, (str, bytes, os.PathLike)) and os.fsdecode(name):
+        return os.fsdecode(name)
+    if isinstance(name, int):
+        return f"<fd {name}>"
+    return f"<{type(fileobj).__name__}>"
+
+
+_ReadInto = Callable[[memoryview], "int | None"]
+
+
+def _reader(fileobj: IO[bytes] | Any, name: str) -> Callable[[memoryview], int]:
+    """A function that reads at most ``len(mv)`` bytes into *mv* and returns the count.
+
+    It prefers ``readinto1`` (one call to the raw stream, so batches come as
+    soon as data arrives on a pipe or socket, instead of waiting for a full
+    buffer), then ``readinto``, then ``read1``/``read`` (one copy).
+    """
+    if isinstance(fileobj, io.TextIOBase):
+        raise TypeError(f"{name}: stream() needs a binary file object (open(..., 'rb'))")
+    candidates: list[_ReadInto] = []
+    for method in ("readinto1", "readinto"):
+        func = getattr(fileobj, method, None)
+        if callable(func):
+            candidates.append(func)
+    for method in ("read1", "read"):
+        func = getattr(fileobj, method, None)
+        if callable(func):
+            candidates.append(_copying_reader(func, name))
+    if not candidates:
+        raise TypeError(f"{name}: stream() needs a file object with readinto() or read()")
+
+    def read(target: memoryview) -> int:
+        while True:
+            try:
+                count = candidates[0](target)
+            except (io.UnsupportedOperation, NotImplementedError):
+                # e.g. a BufferedIOBase subclass without read1(): try the next.
+                if len(candidates) == 1:
+                    raise
+                del candidates[0]
+                continue
+            if count is None:
+                raise ValueError(
+                    f"{name}: the file object has no data ready (non-blocking mode); "
+                    "stream() needs a blocking file object"
+                )
+            return count
+
+    return read
+
+
+def _copying_reader(read: Callable[[int], Any], name: str) -> Callable[[memoryview], int | None]:
+    """Adapt a ``read(n) -> bytes`` method to ``readinto`` (copying once)."""
+
+    def readinto(target: memoryview) -> int | None:
+        data = read(len(target))
+        if data is None:
+            return None  # non-blocking, nothing ready: reported by the caller
+        if isinstance(data, str):
+            raise TypeError(f"{name}: stream() needs a binary file object (open(..., 'rb'))")
+        count = len(data)
+        if count > len(target):
+            raise ValueError(f"{name}: read({len(target)}) returned {count} bytes")
+        target[:count] = data
+        return count
+
+    return readinto
+
+
+def stream(
+    fileobj: IO[bytes] | Any,
+    schema: Any,
+    *,
+    pool: BufferPool | None = None,
+    offset: int = 0,
+    trailing: Trailing = "error",
+    records: int | None = None,
+) -> Iterator[np.ndarray[Any, np.dtype[np.void]]]:
+    """Read records from a binary file object and yield them in zero-copy batches.
+
+    Data is read with ``readinto`` straight into buffers from *pool*, and each
+    batch is a read-only structured array viewing the buffer its bytes were
+    read into. A record split across two reads (short reads of any size, down
+    to one byte) is stitched in place: the reads land next to each other in
+    the same buffer, whose length is a whole number of records.
+
+    Parameters
+    ----------
+    fileobj : binary file object
+        Anything with ``readinto1``, ``readinto``, ``read1`` or ``read``
+        (preferred in that order): a pipe, ``sys.stdin.buffer``,
+        ``socket.makefile("rb")``, ``gzip.open(path)``, a ``bz2``/``lzma``
+        file, ``zstandard.ZstdDecompressor().stream_reader(f)``,
+        ``io.BytesIO``. Reading starts at its current position; it must be
+        blocking. It is not closed.
+    schema : recview.Schema or numpy dtype
+        The record layout: a ``Schema``, or anything ``Schema.from_dtype``
+        accepts. Batches have dtype ``schema.dtype``.
+    pool : BufferPool, optional
+        Where buffers come from. Default: a new pool of
+        ``max(DEFAULT_BUFFER_SIZE, records * itemsize)``-byte buffers for this
+        stream.
+    offset : int, optional
+        Bytes to skip before the first record (a header), in bytes.
+    trailing : {"error", "ignore", "warn"}, optional
+        What a partial record at the end of the stream gets, as in
+        ``rv.open``: ``"error"`` raises ``LayoutError`` (after every whole
+        record was yielded), ``"ignore"`` drops it, ``"warn"`` drops it with a
+        ``LayoutWarning``.
+    records : int, optional
+        Records per batch. ``None`` (default): each batch holds the whole
+        records that have arrived so far, as soon as a read brings at least
+        one (low latency on pipes and sockets), at most a buffer's worth.
+        ``records=n``: every batch but the last holds exactly ``n`` records;
+        the stream reads until it has them.
+
+    Yields
+    ------
+    numpy.ndarray
+        Read-only 1-d structured arrays of dtype ``schema.dtype``, in order,
+        never empty. A batch stays valid as long as you keep it: its buffer
+        is not reused before every array viewing it is gone.
+
+    Raises
+    ------
+    LayoutError
+        If the stream ends inside the header, or with a partial record and
+        ``trailing="error"``; the message gives the stray byte count and the
+        stream offset where they start.
+    TypeError
+        If *fileobj* is a text file, or has no read method.
+    ValueError
+        For an invalid ``offset``, ``trailing`` or ``records``, or a
+        non-blocking file object with no data ready.
+
+    Warns
+    -----
+    LayoutWarning
+        With ``trailing="warn"``, when a partial record is dropped.
+
+    Notes
+    -----
+    With the pool of one stream, the stream itself holds one buffer, and
+    each batch you keep holds the buffer it views; buffers of batches you
+    dropped are reused, so memory stays bounded by ``max_buffers *
+    buffer_size`` plus what you keep. Each buffer holds
+    ``buffer_size // itemsize`` records (with ``records=None``), or a
+    buffer beyond the pool is allocated for records larger than a buffer.
+
+    Examples
+    --------
+    >>> import io, numpy as np
+    >>> from recview.pool import stream
+    >>> dtype = np.dtype([("ts", "<u8"), ("price", "<f8")])
+    >>> data = np.array([(1, 9.5), (2, 9.75), (3, 10.0)], dtype=dtype).tobytes()
+    >>> for batch in stream(io.BytesIO(b"HDR!" + data), dtype, offset=4, records=2):
+    ...     print(batch["ts"].tolist(), batch.flags.writeable)
+    [1, 2] False
+    [3] False
+
+    A partial record at the end follows *trailing*:
+
+    >>> batches = stream(io.BytesIO(data + b"xyz"), dtype)
+    >>> len(next(batches))
+    3
+    >>> next(batches)
+    Traceback (most recent call last):
+    ...
+    recview.errors.LayoutError: <BytesIO>: stream ended with 3 stray bytes at offset 48, after 3 records of 16 bytes (pass trailing="ignore" or "warn")
+    """
+    dtype = _record_dtype(schema)
+    name = _source_name(fileobj)
+    if trailing not in _TRAILING:
+        raise ValueError(f"trailing must be one of {_TRAILING}, got {trailing!r}")
+    if offset < 0:
+        raise ValueError(f"offset must be a byte count >= 0, got {offset}")
+    if records is not None and records < 1:
+        raise ValueError(f"records must be at least 1, got {records}")
+    read = _reader(fileobj, name)
+    return _stream(read, dtype, name, pool, offset, trailing, records)
+
+
+def _stream(
+    read: Callable[[memoryview], int],
+    dtype: np.dtype[np.void],
+    name: str,
+    pool: BufferPool | None,
+    offset: int,
+    trailing: Trailing,
+    records: int | None,
+) -> Iterator[np.ndarray[Any, np.dtype[np.void]]]:
+    """The generator behind :func:`stream` (arguments already checked)."""
+    itemsize = dtype.itemsize
+    if pool is None:
+        pool = BufferPool(max(DEFAULT_BUFFER_SIZE, itemsize * (records or 1)))
+    per_buffer = records or max(1, pool.buffer_size // itemsize)
+    # A buffer holds a whole number of records, so a full buffer never ends
+    # inside a record: records split across reads are stitched simply by
+    # reading into the rest of the same buffer, and nothing is ever copied.
+    capacity = per_buffer * itemsize
+    # At most one batch per read, so yield only when a read completes this many.
+    min_batch = records or 1
+
+    raw = pool.acquire(capacity)
+    target = raw.data
+    if offset:
+        # Skip the header by reading it into the first buffer, in pieces as
+        # short as the source returns.
+        skipped = 0
+        while skipped < offset:
+            count = read(target[: min(offset - skipped, capacity)])
+            if not count:
+                raise LayoutError(
+                    f"{name}: stream ended after {skipped:,} bytes, inside the "
+                    f"{offset:,}-byte header",
+                    path=name,
+                    offset=skipped,
+                )
+            skipped += count
+    # The batches come from a read-only memoryview, so that neither they nor
+    # anything derived from them can be made writable again.
+    view = np.frombuffer(target.toreadonly(), dtype=dtype, count=per_buffer)
+    filled = 0  # bytes read into this buffer
+    done = 0  # records of this buffer already yielded
+    total = 0  # records yielded from earlier buffers
+    while True:
+        if filled == capacity:
+            total += done
+            # Drop every reference to the full buffer before taking the next,
+            # so that it can come back as soon as the caller drops its batches.
+            del raw, target, view
+            raw = pool.acquire(capacity)
+            target = raw.data
+            view = np.frombuffer(target.toreadonly(), dtype=dtype, count=per_buffer)
+            filled = done = 0
+        count = read(target[filled:])
+        if not count:
+            break
+        filled += count
+        complete = filled // itemsize
+        if complete - done >= min_batch:
+            start, done = done, complete
+            yield view[start:complete]
+    if filled // itemsize > done:
+        yield view[done : filled // itemsize]
+    stray = filled % itemsize
+    if stray and trailing != "ignore":
+        position = offset + (total + filled // itemsize) * itemsize
+        whole = total + filled // itemsize
+        message = (
+            f"{name}: stream ended with {stray:,} stray bytes at offset {position:,}, "
+            f"after {whole:,} records of {itemsize:,} bytes"
+        )
+        if trailing == "error":
+            raise LayoutError(
+                f'{message} (pass trailing="ignore" or "warn")', path=name, offset=position
+            )
+        warnings.warn(f"{message} (left out)", LayoutWarning, stacklevel=2)
+
+
+def open_compressed(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open *path* for reading bytes, decompressing by its suffix.
+
+    ``.gz`` (gzip), ``.bz2``, ``.xz``/``.lzma`` are read with the standard
+    library; ``.zst``/``.zstd`` need the optional ``zstandard`` package
+    (``pip install 'recview[zstd]'``); any other path is opened as is.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to open.
+
+    Returns
+    -------
+    binary file object
+        To pass to :func:`stream`; close it (or use ``with``) when done.
+
+    Raises
+    ------
+    FileNotFoundError
+        If *path* does not exist.
+    ImportError
+        For a ``.zst`` file without ``zstandard`` installed (with an install
+        hint).
+
+    Examples
+    --------
+    >>> import gzip, os, tempfile, numpy as np
+    >>> from recview.pool import open_compressed, stream
+    >>> path = os.path.join(tempfile.mkdtemp(), "ticks.bin.gz")
+    >>> with gzip.open(path, "wb") as f:
+    ...     _ = f.write(np.arange(5, dtype="<u4").tobytes())
+    >>> with open_compressed(path) as f:
+    ...     print(np.concatenate(list(stream(f, [("n", "<u4")])))["n"].tolist())
+    [0, 1, 2, 3, 4]
+    """
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix == ".gz":
+        return cast("IO[bytes]", gzip.open(path, "rb"))
+    if suffix == ".bz2":
+        return bz2.open(path, "rb")
+    if suffix in (".xz", ".lzma"):
+        return lzma.open(path, "rb")
+    if suffix in (".zst", ".zstd"):
+        try:
+            import zstandard
+        except ImportError as err:
+            raise ImportError(
+                f"{os.fspath(path)}: reading .zst files needs the zstandard package: "
+                "pip install 'recview[zstd]'"
+            ) from err
+        raw = open(path, "rb")  # noqa: SIM115  # closed by the reader (closefd)
+        try:
+            # read_across_frames: files concatenated from several frames
+            # (pzstd, zstd --rsyncable appends) must read to the end.
+            reader: IO[bytes] = zstandard.ZstdDecompressor().stream_reader(
+                raw, read_across_frames=True, closefd=True
+            )
+        except BaseException:
+            raw.close()
+            raise
+        return reader
+    return open(path, "rb")  # the caller closes it
