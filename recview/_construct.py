@@ -19,7 +19,7 @@ _FMT_KIND = {
     "b": "i1", "B": "u1", "h": "i2", "H": "u2", "i": "i4", "I": "u4", "l": "i4", "L": "u4",
     "q": "i8", "Q": "u8", "e": "f2", "f": "f4", "d": "f8", "?": "b1",
 }  # fmt: skip
-_KIND_FMT = {"i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "i", "u4": "I", "i8": "q",
+_KIND_FMT = {"i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "l", "u4": "L", "i8": "q",
              "u8": "Q", "f2": "e", "f4": "f", "f8": "d"}  # fmt: skip
 _NATIVE = "<" if np.little_endian else ">"
 
@@ -31,11 +31,31 @@ def _describe(con: Any) -> str:
 def _sizeof(con: Any, path: str) -> int:
     try:
         n = con.sizeof()
-    except Exception as err:  # SizeofError, or a this-expression failing
+    except Exception as err:  # noqa: BLE001 - SizeofError, or a this-expression failing
+        culprit, cpath = _unsized(con, path)
         raise SchemaError(
-            f"field {path!r} ({_describe(con)}) has no fixed size", field=path or None
+            f"field {cpath!r} ({_describe(culprit)}) has no fixed size", field=cpath or None
         ) from err
     return int(n)
+
+
+def _unsized(con: Any, path: str) -> tuple[Any, str]:
+    """The innermost subcon (and its dotted path) whose size is not fixed."""
+    while isinstance(con, c.Renamed):
+        con = con.subcon
+    if isinstance(con, c.Struct):
+        for sub in con.subcons:
+            try:
+                sub.sizeof()
+            except Exception:  # noqa: BLE001, PERF203 - only on the error path
+                name = sub.name
+                return _unsized(sub, (f"{path}.{name}" if path else name) if name else path)
+    elif isinstance(con, c.Subconstruct) and not isinstance(con, c.Array):
+        try:
+            con.subcon.sizeof()
+        except Exception:  # noqa: BLE001
+            return _unsized(con.subcon, path)
+    return con, path
 
 
 def dtype_from_construct(struct: Any) -> tuple[np.dtype[Any], dict[str, dict[int, str]]]:

@@ -161,7 +161,7 @@ def pad(n: int) -> _Pad:
     return _Pad(_positive_int(n, "pad(n)"))
 
 
-def array(t: Any, n: int | Sequence[int]) -> np.dtype[Any]:
+def array(t: Any, n: int | Sequence[int]) -> _Array:
     """A fixed-size array of ``n`` items of type ``t`` (``n`` may be a shape).
 
     Examples
@@ -173,12 +173,19 @@ def array(t: Any, n: int | Sequence[int]) -> np.dtype[Any]:
     >>> R.schema.itemsize
     20
     """
-    shape = (n,) if isinstance(n, int) else tuple(n)
+    shape = tuple(n) if isinstance(n, (tuple, list)) else (n,)
     if not shape:
         raise SchemaError("array(t, n): n must be a positive size or a non-empty shape")
-    for k in shape:
-        _positive_int(k, "array(t, n)")
-    return np.dtype((_atom_dtype(t, "array item"), shape))
+    dims = tuple(_positive_int(k, "array(t, n)") for k in shape)
+    return _Array(np.dtype((_atom_dtype(t, "array item"), dims)), _atom_alignment(t))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Array:
+    """An ``array(t, n)`` field type: the dtype plus its item's C alignment."""
+
+    dtype: np.dtype[Any]
+    alignment: int
 
 
 def _positive_int(n: object, what: str) -> int:
@@ -190,6 +197,8 @@ def _positive_int(n: object, what: str) -> int:
 def _atom_dtype(t: Any, field: str) -> np.dtype[Any]:
     if isinstance(t, type) and issubclass(t, Record):
         return t.schema.dtype
+    if isinstance(t, _Array):
+        return t.dtype
     if isinstance(t, Schema):
         return t.dtype
     if isinstance(t, np.dtype):
@@ -199,6 +208,15 @@ def _atom_dtype(t: Any, field: str) -> np.dtype[Any]:
         "rv.array(t, n), rv.pad(n) or a Record subclass)",
         field=field,
     )
+
+
+def _atom_alignment(t: Any) -> int:
+    """C alignment of a field type: a nested Record's own (1 when packed)."""
+    if isinstance(t, type) and issubclass(t, Record):
+        return t._alignment_
+    if isinstance(t, _Array):
+        return t.alignment
+    return _alignment(_atom_dtype(t, "field"))
 
 
 def _round_up(n: int, align: int) -> int:
@@ -234,6 +252,7 @@ class Record:
 
     schema: ClassVar[Schema]
     _align_: ClassVar[bool] = False
+    _alignment_: ClassVar[int] = 1
 
     def __init_subclass__(cls, *, align: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -274,7 +293,7 @@ class Record:
                 continue
             dt = _atom_dtype(t, name)
             if align:
-                al = _alignment(dt)
+                al = _atom_alignment(t)
                 max_align = max(max_align, al)
                 pos = _round_up(pos, al)
             names.append(name)
@@ -284,17 +303,28 @@ class Record:
         if not names:
             raise SchemaError(f"Record {cls.__name__} declares no fields")
         itemsize = _round_up(pos, max_align) if align else pos
+        cls._alignment_ = max_align
         spec = {"names": names, "formats": formats, "offsets": offsets, "itemsize": itemsize}
         cls.schema = Schema.from_dtype(spec)
 
 
 def _alignment(dt: np.dtype[Any]) -> int:
-    """C alignment of a field type (nested records: their own, packed → 1)."""
+    """C alignment of a plain dtype. A nested structured dtype counts as
+    naturally aligned (its largest member's alignment) only when its offsets
+    and itemsize are consistent with that; otherwise it is packed (1)."""
     if dt.subdtype is not None:
         return _alignment(dt.subdtype[0])
-    if dt.names is not None:
-        return int(dt.alignment) if dt.isalignedstruct else 1
-    return int(dt.alignment)
+    if dt.names is None:
+        return int(dt.alignment)
+    fields = _fields(dt)
+    al = 1
+    for name in dt.names:
+        fdt, off = fields[name][:2]
+        fal = _alignment(fdt)
+        if off % fal:
+            return 1
+        al = max(al, fal)
+    return al if dt.itemsize % al == 0 else 1
 
 
 # ---------------------------------------------------------------------------
@@ -715,8 +745,6 @@ def _canonical(dt: np.dtype[Any], unions: frozenset[str], path: str) -> np.dtype
     where = f"field {path!r}" if path else "record"
     if dt.names is None:
         raise SchemaError(f"{where}: expected a structured dtype, got {dt}", field=path or None)
-    if dt.itemsize == 0:
-        raise SchemaError(f"{where}: zero-size record", field=path or None)
     if dt.itemsize > _MAX_ITEMSIZE:
         raise SchemaError(
             f"{where}: record of {dt.itemsize} bytes is too large", field=path or None
@@ -740,6 +768,8 @@ def _canonical(dt: np.dtype[Any], unions: frozenset[str], path: str) -> np.dtype
         formats.append(fmt)
         offsets.append(int(off))
         spans.append((int(off), int(off) + fdt.itemsize, fpath))
+    if dt.itemsize == 0:
+        raise SchemaError(f"{where}: zero-size record", field=path or None)
     if path not in unions:
         spans.sort()
         for (_a0, a1, apath), (b0, _b1, bpath) in itertools.pairwise(spans):
@@ -764,8 +794,6 @@ def _canonical(dt: np.dtype[Any], unions: frozenset[str], path: str) -> np.dtype
 
 
 def _canonical_field(fdt: np.dtype[Any], unions: frozenset[str], fpath: str) -> np.dtype[Any]:
-    if fdt.hasobject:
-        raise SchemaError(f"field {fpath!r}: object dtypes cannot live in a file", field=fpath)
     if fdt.subdtype is not None:
         base, shape = fdt.subdtype
         if any(k <= 0 for k in shape):
@@ -773,6 +801,8 @@ def _canonical_field(fdt: np.dtype[Any], unions: frozenset[str], fpath: str) -> 
         return np.dtype((_canonical_field(base, unions, fpath), shape))
     if fdt.names is not None:
         return _canonical(fdt, unions, fpath)
+    if fdt.hasobject:
+        raise SchemaError(f"field {fpath!r}: object dtypes cannot live in a file", field=fpath)
     if fdt.kind not in _ALLOWED_KINDS:
         raise SchemaError(f"field {fpath!r}: type {fdt} has no fixed binary layout", field=fpath)
     if fdt.itemsize == 0:

@@ -26,7 +26,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from samples.schemas import (  # noqa: E402
+from samples.schemas import (
     SENSOR_HEADER_NBYTES,
     Particle,
     Sensor,
