@@ -21,6 +21,7 @@ numpy field (any byte order)      Arrow                                      pan
 ``c8``, ``c16``                   ``fixed_size_list<float|double>[2]``       same numpy dtype
 ``S<n>`` (``char[n]``)            ``string`` (``strings="str"``) or          ``str`` dtype, or ``object`` bytes
                                   ``fixed_size_binary(n)`` (``"bytes"``)
+``U<n>`` (numpy UCS-4 text)       ``string``                                 ``str`` dtype
 ``V<n>`` (raw bytes)              ``fixed_size_binary(n)``                   ``object`` column of ``bytes``
 enum integer (``schema.enums``)   the integer, or ``dictionary<int32,        the integer, or ``category``
                                   string>`` with ``enums="category"``        with ``enums="category"``
@@ -216,7 +217,7 @@ def _check_supported(a: NDArray, name: str) -> None:
     kind = a.dtype.kind
     if (kind == "f" and a.dtype.itemsize > 8) or (kind == "c" and a.dtype.itemsize > 16):
         raise TypeError(f"field {name!r}: {a.dtype} (extended precision) has no Arrow type")
-    if kind in "OU":
+    if kind == "O":
         raise TypeError(f"field {name!r}: dtype {a.dtype} is not a fixed-width record field")
 
 
@@ -250,7 +251,9 @@ def _contiguous(a: NDArray, dtype: np.dtype[Any] | None = None) -> NDArray:
     dtype = _native(a.dtype) if dtype is None else dtype
     if a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned:
         return a
-    return np.ascontiguousarray(a, dtype=dtype)
+    # np.array(copy=True), not ascontiguousarray: that returns a misaligned
+    # contiguous array as is, and Arrow buffers must be aligned.
+    return np.array(a, dtype=dtype, order="C", copy=True)
 
 
 def _arrow_strings(pa: Any, a: NDArray) -> Any:
@@ -304,6 +307,8 @@ def _arrow_leaf(pa: Any, a: NDArray, key: str, opts: _Options) -> Any:
         return pa.FixedSizeListArray.from_arrays(values, 2)
     if kind == "S" and opts.strings == "str":
         return _arrow_strings(pa, a)
+    if kind == "U":  # numpy's UCS-4 text: trailing NULs are stripped by numpy
+        return pa.array(np.asarray(a, dtype=_native(a.dtype)), type=pa.string())
     # Raw bytes (S with strings="bytes", or V): exactly itemsize bytes each.
     raw = np.ascontiguousarray(a)
     return pa.Array.from_buffers(pa.binary(a.dtype.itemsize), len(a), [None, pa.py_buffer(raw)])
