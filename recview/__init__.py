@@ -30,6 +30,8 @@ from recview.errors import (
 from recview.errors import (
     TruncatedError as TruncatedError,
 )
+from recview.pool import BufferPool as BufferPool
+from recview.pool import stream as stream
 from recview.schema import (
     FieldInfo as FieldInfo,
 )
@@ -177,6 +179,7 @@ from recview.view import open as open
 __version__ = "0.1.0"
 
 __all__ = [
+    "BufferPool",
     "ClosedError",
     "FieldInfo",
     "LayoutError",
@@ -190,25 +193,22 @@ __all__ = [
     "array",
     "as_schema",
     "bytes_",
-    "f2",
-    "f4",
-    "f4be",
-    "f4le",
-    "f8",
-    "f8be",
-    "f8le",
     "f16",
     "f16be",
     "f16le",
+    "f2",
     "f32",
     "f32be",
     "f32le",
+    "f4",
+    "f4be",
+    "f4le",
     "f64",
     "f64be",
     "f64le",
-    "i8",
-    "i8be",
-    "i8le",
+    "f8",
+    "f8be",
+    "f8le",
     "i16",
     "i16be",
     "i16le",
@@ -218,11 +218,12 @@ __all__ = [
     "i64",
     "i64be",
     "i64le",
+    "i8",
+    "i8be",
+    "i8le",
     "open",
     "pad",
-    "u8",
-    "u8be",
-    "u8le",
+    "stream",
     "u16",
     "u16be",
     "u16le",
@@ -232,4 +233,7 @@ __all__ = [
     "u64",
     "u64be",
     "u64le",
+    "u8",
+    "u8be",
+    "u8le",
 ]
