@@ -352,20 +352,32 @@ def _source_name(fileobj: object) -> str:
 _ReadInto = Callable[[memoryview], "int | None"]
 
 
-def _reader(fileobj: IO[bytes] | Any, name: str) -> Callable[[memoryview], int]:
+def _reader(fileobj: IO[bytes] | Any, name: str) -> _ReadInto:
     """A function that reads at most ``len(mv)`` bytes into *mv* and returns the count.
 
-    It prefers ``readinto1`` (one call to the raw stream, so batches come as
-    soon as data arrives on a pipe or socket, instead of waiting for a full
-    buffer), then ``readinto``, then ``read1``/``read`` (one copy).
+    The order of preference: a real ``readinto1`` (``BufferedReader``, so
+    ``sys.stdin.buffer`` and ``socket.makefile("rb")``; ``zstandard``): one
+    call to the raw stream, so batches come as soon as data arrives on a pipe
+    or socket instead of after a full buffer; then a real ``readinto``
+    (``FileIO`` and ``SocketIO``, whose reads are single system calls anyway;
+    ``BytesIO``); then ``io.BufferedIOBase``'s generic ``readinto1`` and
+    ``readinto`` (gzip, bz2, lzma files: they decompress into a new ``bytes``
+    and copy it); then ``read1``/``read`` (one copy).
+
+    The generic ``readinto1`` is not first because it allocates a ``bytes``
+    object per call (``read1`` then copy), even where ``readinto`` is native,
+    as for ``BytesIO``.
     """
     if isinstance(fileobj, io.TextIOBase):
         raise TypeError(f"{name}: stream() needs a binary file object (open(..., 'rb'))")
-    candidates: list[_ReadInto] = []
+    native: list[_ReadInto] = []
+    generic: list[_ReadInto] = []
     for method in ("readinto1", "readinto"):
         func = getattr(fileobj, method, None)
         if callable(func):
-            candidates.append(func)
+            inherited = getattr(type(fileobj), method, None) is getattr(io.BufferedIOBase, method)
+            (generic if inherited else native).append(func)
+    candidates = native + generic
     for method in ("read1", "read"):
         func = getattr(fileobj, method, None)
         if callable(func):
@@ -373,24 +385,31 @@ def _reader(fileobj: IO[bytes] | Any, name: str) -> Callable[[memoryview], int]:
     if not candidates:
         raise TypeError(f"{name}: stream() needs a file object with readinto() or read()")
 
-    def read(target: memoryview) -> int:
+    if native:
+        # The common case (pipes, sockets, files, stdin): the bound method
+        # itself, so that each read costs one call and nothing more.
+        return native[0]
+
+    def read(target: memoryview) -> int | None:
         while True:
             try:
-                count = candidates[0](target)
-            except (io.UnsupportedOperation, NotImplementedError):
+                return candidates[0](target)
+            except (io.UnsupportedOperation, NotImplementedError):  # noqa: PERF203
                 # e.g. a BufferedIOBase subclass without read1(): try the next.
+                # (Only generic readers get here; native ones are returned above.)
                 if len(candidates) == 1:
                     raise
                 del candidates[0]
-                continue
-            if count is None:
-                raise ValueError(
-                    f"{name}: the file object has no data ready (non-blocking mode); "
-                    "stream() needs a blocking file object"
-                )
-            return count
 
     return read
+
+
+def _no_data(name: str) -> ValueError:
+    """The error for a non-blocking file object that had nothing to read (``None``)."""
+    return ValueError(
+        f"{name}: the file object has no data ready (non-blocking mode); "
+        "stream() needs a blocking file object"
+    )
 
 
 def _copying_reader(read: Callable[[int], Any], name: str) -> Callable[[memoryview], int | None]:
@@ -525,7 +544,7 @@ def stream(
 
 
 def _stream(
-    read: Callable[[memoryview], int],
+    read: _ReadInto,
     dtype: np.dtype[np.void],
     name: str,
     pool: BufferPool | None,
@@ -554,6 +573,8 @@ def _stream(
         while skipped < offset:
             count = read(target[: min(offset - skipped, capacity)])
             if not count:
+                if count is None:
+                    raise _no_data(name)
                 raise LayoutError(
                     f"{name}: stream ended after {skipped:,} bytes, inside the "
                     f"{offset:,}-byte header",
@@ -579,6 +600,8 @@ def _stream(
             filled = done = 0
         count = read(target[filled:])
         if not count:
+            if count is None:
+                raise _no_data(name)
             break
         filled += count
         complete = filled // itemsize
