@@ -122,17 +122,34 @@ class Guess:
 
 
 def _period_scores(data: _U8, max_itemsize: int) -> tuple[npt.NDArray[np.float64], float]:
-    """Equality fraction at each lag 1..P (index 0 unused) and the chance baseline."""
+    """Equality fraction at each lag 1..P (index 0 unused) and the chance baseline.
+
+    A coarse pass over a 64 KiB window scores every lag; the best few lags
+    and all their divisors are then scored again over the full window (up to
+    256 KiB), so that the choice among multiples rests on the most data.
+    Lags that are not refined get 0.
+    """
     n = len(data)
     max_lag = min(max_itemsize, n // 8)
     window = min(n - max_lag, max(1 << 18, 32 * max_lag))
     # Skip the first bytes when there is room: a header there only adds noise.
     start = min(n - max_lag - window, n // 16)
-    base = data[start : start + window]
-    scores = np.zeros(max_lag + 1)
+
+    def score(lag: int, nbytes: int) -> float:
+        a = data[start : start + nbytes]
+        b = data[start + lag : start + lag + nbytes]
+        return np.count_nonzero(a == b) / nbytes
+
+    coarse_nbytes = min(window, 1 << 16)
+    coarse = np.zeros(max_lag + 1)
     for lag in range(1, max_lag + 1):
-        scores[lag] = np.count_nonzero(base == data[start + lag : start + lag + window]) / window
-    freq = np.bincount(base, minlength=256) / window
+        coarse[lag] = score(lag, coarse_nbytes)
+    best = np.argsort(-coarse[1:], kind="stable")[:16] + 1
+    refine = {d for p in best.tolist() for d in range(1, p + 1) if p % d == 0}
+    scores = np.zeros(max_lag + 1)
+    for lag in sorted(refine):
+        scores[lag] = score(lag, window)
+    freq = np.bincount(data[start : start + window], minlength=256) / window
     return scores, float(np.dot(freq, freq))
 
 
@@ -353,7 +370,17 @@ class _Columns:
         w = 1
         while w < run:
             w *= 2
-        return (w if j + w <= self.width else 1), False
+        if j + w > self.width:
+            return 1, False
+        return w, w > 1 and self._signed(j, w, order)
+
+    def _signed(self, j: int, w: int, order: str) -> bool:
+        """Whether values cluster around zero when read signed (negatives
+        read unsigned are huge; random bytes are not smaller either way)."""
+        block = np.ascontiguousarray(self.rows[:, j : j + w])
+        unsigned = block.view(np.dtype(f"{order}u{w}")).astype(np.float64)
+        signed = block.view(np.dtype(f"{order}i{w}")).astype(np.float64)
+        return bool(np.abs(signed).max() * 4 < unsigned.max())
 
 
 def _byteorder(cols: _Columns) -> str:
