@@ -186,6 +186,7 @@ class View:
                 self._remap(n, st.st_size)
             self._count = n
         except BaseException:
+            self._closed = True  # so that __del__ does not close a reused fd number
             os.close(fd)
             raise
 
