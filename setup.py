@@ -45,7 +45,7 @@ if sys.platform != "win32":
         Extension(
             "recview._guard",
             sources=["recview/_guard.c"],
-            extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
             optional=True,
         )
     )

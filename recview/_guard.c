@@ -237,6 +237,13 @@ guard_handler(int sig, siginfo_t *info, void *ucontext)
             void *r = mmap((void *)page, end - page, PROT_READ,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
             if (r != MAP_FAILED) {
+#ifdef MADV_HUGEPAGE
+                /* Reading the lost tail then maps the huge zero page over
+                   2 MiB-aligned stretches (THP "madvise" mode): one minor
+                   fault per 2 MiB instead of per 4 KiB.  A plain syscall;
+                   failure (no THP) changes nothing. */
+                madvise(r, end - page, MADV_HUGEPAGE);
+#endif
                 atomic_fetch_add(&s->faults, 1);
                 atomic_fetch_add(&total_faults, 1);
                 errno = saved_errno;
