@@ -72,9 +72,10 @@ def ensure_guard() -> bool:
 
     Examples
     --------
-    >>> import faulthandler
+    After ``faulthandler.enable()`` (not run here: it would redirect the test
+    process's own fault reports):
+
     >>> from recview import _mapping
-    >>> faulthandler.enable()
     >>> _mapping.ensure_guard() == _mapping.GUARD_AVAILABLE
     True
     """
