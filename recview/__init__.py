@@ -14,6 +14,7 @@ the modules that own them. The layout (imports point one way)::
 
 from recview.errors import (
     ClosedError as ClosedError,
+    GuardWarning as GuardWarning,
 )
 from recview.errors import (
     LayoutError as LayoutError,
@@ -182,6 +183,7 @@ __all__ = [
     "BufferPool",
     "ClosedError",
     "FieldInfo",
+    "GuardWarning",
     "LayoutError",
     "LayoutWarning",
     "Record",

@@ -9,6 +9,7 @@ can raise these without import cycles. The hierarchy::
     ├── TruncatedError(OSError)       *another process* shrank the file under a view
     └── ClosedError(ValueError)       *your code* closed the view, then used it
     LayoutWarning(UserWarning)        a partial trailing record was left out
+    GuardWarning(RuntimeWarning)      no SIGBUS guard here: mode="mmap" fell back to "pread"
 
 Each error keeps its data as attributes (``path``, ``offset``, ``field``...) in
 addition to a message built at the raise site that says what happened, where,
@@ -21,6 +22,7 @@ import os
 
 __all__ = [
     "ClosedError",
+    "GuardWarning",
     "LayoutError",
     "LayoutWarning",
     "RecviewError",
@@ -108,3 +110,10 @@ class ClosedError(RecviewError, ValueError):
 class LayoutWarning(UserWarning):
     """A partial record at the end of a region was left out
     (``trailing="warn"``). The message gives the number of stray bytes."""
+
+
+class GuardWarning(RuntimeWarning):
+    """The native SIGBUS guard is not available (the C extension could not be
+    built or loaded, or ``RECVIEW_NO_GUARD`` is set), so ``mode="mmap"`` fell
+    back to ``mode="pread"``: arrays are copies, but a truncation by another
+    process still cannot kill this one."""

@@ -27,7 +27,13 @@ from typing import Any, Literal
 import numpy as np
 
 from recview import _mapping
-from recview.errors import ClosedError, LayoutError, LayoutWarning, TruncatedError
+from recview.errors import (
+    ClosedError,
+    GuardWarning,
+    LayoutError,
+    LayoutWarning,
+    TruncatedError,
+)
 from recview.schema import Schema, as_schema
 
 __all__ = ["View", "open"]
@@ -158,6 +164,16 @@ class View:
             raise ValueError(f"trailing must be 'error', 'ignore' or 'warn', got {trailing!r}")
         if mode not in ("mmap", "pread"):
             raise ValueError(f"mode must be 'mmap' or 'pread', got {mode!r}")
+        if mode == "mmap" and not _mapping.GUARD_AVAILABLE:
+            # An unguarded mapping of a file that another process truncates
+            # kills this process with SIGBUS (issue 4): pread cannot fault.
+            warnings.warn(
+                f"{os.fspath(path)}: recview's SIGBUS guard is not available "
+                f"({_mapping.GUARD_ERROR}); reading with mode='pread' (copies) instead",
+                GuardWarning,
+                stacklevel=3,
+            )
+            mode = "pread"
         self._path = os.fspath(path)
         self._schema = schema
         self._offset = int(offset)

@@ -320,3 +320,24 @@ def test_open_accepts_every_schema_source(tmp_path):
     ):
         with rv.open(path, schema) as view:
             assert view[0]["b"] == 2.0
+
+
+def test_without_the_guard_mmap_falls_back_to_pread_with_a_warning(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "r.bin"
+    write(path, 3)
+    code = (
+        "import warnings, numpy as np, recview as rv\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        f"    view = rv.open({str(path)!r}, {DT.descr!r})\n"
+        "print(view.mode, len(view), [str(x.category.__name__) for x in w])\n"
+        "print('RECVIEW_NO_GUARD' in str(w[0].message))\n"
+    )
+    env = {**os.environ, "RECVIEW_NO_GUARD": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.split("\n")[:2] == ["pread 3 ['GuardWarning']", "True"]
