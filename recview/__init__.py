@@ -15,167 +15,63 @@ the modules that own them. The layout (imports point one way)::
 from recview.errors import (
     ClosedError as ClosedError,
     GuardWarning as GuardWarning,
-)
-from recview.errors import (
     LayoutError as LayoutError,
-)
-from recview.errors import (
     LayoutWarning as LayoutWarning,
-)
-from recview.errors import (
     RecviewError as RecviewError,
-)
-from recview.errors import (
     SchemaError as SchemaError,
-)
-from recview.errors import (
     TruncatedError as TruncatedError,
 )
-from recview.pool import BufferPool as BufferPool
-from recview.pool import stream as stream
+from recview.pool import BufferPool as BufferPool, stream as stream
 from recview.schema import (
     FieldInfo as FieldInfo,
-)
-from recview.schema import (
     Record as Record,
-)
-from recview.schema import (
     Schema as Schema,
-)
-from recview.schema import (
     array as array,
-)
-from recview.schema import (
     as_schema as as_schema,
-)
-from recview.schema import (
     bytes_ as bytes_,
-)
-from recview.schema import (
     f2 as f2,
-)
-from recview.schema import (
     f4 as f4,
-)
-from recview.schema import (
     f4be as f4be,
-)
-from recview.schema import (
     f4le as f4le,
-)
-from recview.schema import (
     f8 as f8,
-)
-from recview.schema import (
     f8be as f8be,
-)
-from recview.schema import (
     f8le as f8le,
-)
-from recview.schema import (
     f16 as f16,
-)
-from recview.schema import (
     f16be as f16be,
-)
-from recview.schema import (
     f16le as f16le,
-)
-from recview.schema import (
     f32 as f32,
-)
-from recview.schema import (
     f32be as f32be,
-)
-from recview.schema import (
     f32le as f32le,
-)
-from recview.schema import (
     f64 as f64,
-)
-from recview.schema import (
     f64be as f64be,
-)
-from recview.schema import (
     f64le as f64le,
-)
-from recview.schema import (
     i8 as i8,
-)
-from recview.schema import (
     i8be as i8be,
-)
-from recview.schema import (
     i8le as i8le,
-)
-from recview.schema import (
     i16 as i16,
-)
-from recview.schema import (
     i16be as i16be,
-)
-from recview.schema import (
     i16le as i16le,
-)
-from recview.schema import (
     i32 as i32,
-)
-from recview.schema import (
     i32be as i32be,
-)
-from recview.schema import (
     i32le as i32le,
-)
-from recview.schema import (
     i64 as i64,
-)
-from recview.schema import (
     i64be as i64be,
-)
-from recview.schema import (
     i64le as i64le,
-)
-from recview.schema import (
     pad as pad,
-)
-from recview.schema import (
     u8 as u8,
-)
-from recview.schema import (
     u8be as u8be,
-)
-from recview.schema import (
     u8le as u8le,
-)
-from recview.schema import (
     u16 as u16,
-)
-from recview.schema import (
     u16be as u16be,
-)
-from recview.schema import (
     u16le as u16le,
-)
-from recview.schema import (
     u32 as u32,
-)
-from recview.schema import (
     u32be as u32be,
-)
-from recview.schema import (
     u32le as u32le,
-)
-from recview.schema import (
     u64 as u64,
-)
-from recview.schema import (
     u64be as u64be,
-)
-from recview.schema import (
     u64le as u64le,
 )
-from recview.view import View as View
-from recview.view import open as open
+from recview.view import View as View, open as open
 
 __version__ = "0.1.0"
 

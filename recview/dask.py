@@ -1,0 +1,410 @@
+"""Dask collections over many record files, for data beyond one machine.
+
+:func:`read` gives a :class:`dask.dataframe.DataFrame` and :func:`read_array`
+a :class:`dask.array.Array` of records over one file, a list of files or a
+glob. Each file is cut into partitions at record boundaries (after its own
+header), and each partition is described by a small picklable
+:class:`Partition` -- path, schema, header offset, first record, record
+count -- from which the task opens its own view where it runs. Nothing but
+those descriptions travels to the workers, so a ``dask.distributed`` cluster
+works as long as its workers see the same paths (a shared filesystem).
+
+Needs the ``recview[dask]`` extra (dask[dataframe], distributed, pandas).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from recview import interop
+from recview._extras import require
+from recview.schema import Schema, as_schema
+
+if TYPE_CHECKING:
+    from recview.interop import Arrays, Enums, Strings
+    from recview.view import Trailing, View
+
+__all__ = ["Partition", "partitions", "read", "read_array"]
+
+#: Default bytes of records per partition (rounded down to whole records).
+DEFAULT_BLOCKSIZE = 64 << 20
+
+PathArg = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Where one partition's records are: all a task needs to read them.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    schema : Schema
+        The record layout (picklable).
+    offset : int
+        Header bytes before the file's first record.
+    start : int
+        Index of the partition's first record within the file.
+    count : int
+        Number of records in the partition.
+    row : int
+        Index of the partition's first record across all files (the
+        DataFrame index value of its first row).
+    file_index : int
+        Position of *path* in the list of files.
+    """
+
+    path: str
+    schema: Schema
+    offset: int
+    start: int
+    count: int
+    row: int
+    file_index: int
+
+    def load(self) -> np.ndarray[Any, Any]:
+        """The partition's records, as a writable array (a copy).
+
+        Examples
+        --------
+        >>> import os, tempfile, numpy as np, recview as rv
+        >>> from recview.dask import Partition
+        >>> schema = rv.Schema.from_dtype([("n", "<u4")])
+        >>> path = os.path.join(tempfile.mkdtemp(), "n.bin")
+        >>> np.arange(10, dtype="<u4").tofile(path)
+        >>> Partition(path, schema, 0, start=3, count=4, row=3, file_index=0).load()["n"]
+        array([3, 4, 5, 6], dtype=uint32)
+        """
+        with self.open() as view:
+            return np.array(view[self.start : self.stop])
+
+    def open(self) -> View:
+        """Open the partition's file as a view whose records end at :attr:`stop`
+        (slice it with ``view[p.start : p.stop]``)."""
+        from recview.view import open as open_view
+
+        return open_view(self.path, self.schema, offset=self.offset, count=self.stop)
+
+    @property
+    def stop(self) -> int:
+        """Index (within the file) one past the partition's last record."""
+        return self.start + self.count
+
+
+def _expand(paths: PathArg | Sequence[PathArg]) -> list[str]:
+    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not items:
+        raise ValueError("no paths given")
+    out: list[str] = []
+    for item in items:
+        path = os.fspath(item)
+        if glob.has_magic(path):
+            matched = sorted(glob.glob(path))
+            if not matched:
+                raise FileNotFoundError(f"no files match {path!r}")
+            out.extend(matched)
+        else:
+            out.append(path)
+    return out
+
+
+def _blocksize(blocksize: int | str) -> int:
+    value: object = blocksize
+    if isinstance(value, str):
+        utils = require("dask.utils", extra="dask", purpose="recview.dask")
+        value = int(utils.parse_bytes(value))
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"blocksize must be a positive number of bytes, got {blocksize!r}")
+    return int(value)
+
+
+def partitions(
+    paths: PathArg | Sequence[PathArg],
+    schema: Any,
+    *,
+    offset: int | Sequence[int] = 0,
+    blocksize: int | str = DEFAULT_BLOCKSIZE,
+    trailing: Trailing = "error",
+) -> list[Partition]:
+    """Plan the partitions of some record files, at record boundaries.
+
+    Each file is opened once (O(1): only its size is read) to count its
+    records, then cut into runs of ``blocksize // schema.itemsize`` records
+    (at least one). Files without records get no partition.
+
+    Parameters
+    ----------
+    paths : path, sequence of paths, or glob pattern(s)
+        Files, in order; a pattern (``"dumps/*.bin"``) expands to its sorted
+        matches.
+    schema : Schema or anything :func:`recview.as_schema` accepts
+        The record layout, the same for every file.
+    offset : int or sequence of int
+        Header bytes before the first record: one value for every file, or
+        one per file (after glob expansion).
+    blocksize : int or str
+        Bytes of records per partition (``"64MiB"`` accepted), rounded down
+        to whole records.
+    trailing : {"error", "ignore", "warn"}
+        What a partial record at the end of a file gets, as in
+        :func:`recview.open`.
+
+    Returns
+    -------
+    list of Partition
+
+    Raises
+    ------
+    FileNotFoundError
+        A path does not exist, or a pattern matches nothing.
+    LayoutError
+        A file does not fit the schema and offset.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, recview as rv
+    >>> from recview.dask import partitions
+    >>> tmp = tempfile.mkdtemp()
+    >>> for i, n in enumerate([5, 3]):
+    ...     with open(os.path.join(tmp, f"part{i}.bin"), "wb") as f:
+    ...         _ = f.write(b"HDR")
+    ...         np.arange(n, dtype="<u8").tofile(f)
+    >>> parts = partitions(os.path.join(tmp, "*.bin"), [("n", "<u8")], offset=3,
+    ...                    blocksize=20)
+    >>> [(os.path.basename(p.path), p.start, p.count, p.row) for p in parts]
+    [('part0.bin', 0, 2, 0), ('part0.bin', 2, 2, 2), ('part0.bin', 4, 1, 4), ('part1.bin', 0, 2, 5), ('part1.bin', 2, 1, 7)]
+    """
+    from recview.view import open as open_view
+
+    schema = as_schema(schema)
+    files = _expand(paths)
+    offsets = [offset] * len(files) if isinstance(offset, (int, np.integer)) else list(offset)
+    if len(offsets) != len(files):
+        raise ValueError(f"got {len(offsets)} offsets for {len(files)} files")
+    step = max(1, _blocksize(blocksize) // schema.itemsize)
+    parts: list[Partition] = []
+    row = 0
+    for i, (path, off) in enumerate(zip(files, offsets, strict=True)):
+        with open_view(path, schema, offset=int(off), trailing=trailing) as view:
+            n = len(view)
+        for start in range(0, n, step):
+            count = min(step, n - start)
+            parts.append(Partition(path, schema, int(off), start, count, row, i))
+            row += count
+    return parts
+
+
+def _binary_columns(schema: Schema, options: Mapping[str, Any]) -> dict[str, int]:
+    """Output columns that to_pandas makes of ``bytes`` objects, and their widths."""
+    expand = options.get("arrays", "columns") == "columns"
+    leaves = interop._leaves(np.zeros(0, dtype=schema.dtype), expand=expand, columns=None)
+    raw_kinds = "SV" if options.get("strings", "str") == "bytes" else "V"
+    return {
+        leaf.name: leaf.array.dtype.itemsize
+        for leaf in leaves
+        if leaf.array.ndim == 1 and leaf.array.dtype.kind in raw_kinds
+    }
+
+
+def _frame(
+    part: Partition,
+    columns: Sequence[str] | None = None,
+    *,
+    options: Mapping[str, Any],
+    path_column: str | None,
+    files: Sequence[str],
+) -> Any:
+    """One partition as a pandas DataFrame (runs in the worker)."""
+    pd = require("pandas", extra="dask", purpose="recview.dask.read")
+    wanted = None if columns is None else [c for c in columns if c != path_column]
+    if part.count:
+        # One copy, straight from the mapping into owned columns.
+        with part.open() as view:
+            records = view[part.start : part.stop]
+            df = interop.to_pandas(
+                records, schema=part.schema, columns=wanted, copy=True, **options
+            )
+    else:
+        records = np.zeros(0, dtype=part.schema.dtype)
+        df = interop.to_pandas(records, schema=part.schema, columns=wanted, **options)
+    df.index = pd.RangeIndex(part.row, part.row + part.count)
+    binary = {name: n for name, n in _binary_columns(part.schema, options).items() if name in df}
+    if binary:
+        # dask turns object columns into strings (its "dataframe.convert-string"
+        # option), which would decode raw bytes: hand it Arrow binary instead.
+        pa = require("pyarrow", extra="dask", purpose="recview.dask.read")
+        for name, width in binary.items():
+            values = pa.array(df[name].to_numpy(), type=pa.binary(width))
+            df[name] = pd.arrays.ArrowExtensionArray(values)
+    if path_column is not None and (columns is None or path_column in columns):
+        codes = np.full(part.count, part.file_index, dtype=np.int32)
+        df[path_column] = pd.Categorical.from_codes(codes, categories=list(files))
+        if columns is not None:
+            df = df[list(columns)]
+    return df
+
+
+def read(
+    paths: PathArg | Sequence[PathArg],
+    schema: Any,
+    *,
+    offset: int | Sequence[int] = 0,
+    blocksize: int | str = DEFAULT_BLOCKSIZE,
+    trailing: Trailing = "error",
+    columns: Sequence[str] | None = None,
+    path_column: str | None = None,
+    strings: Strings = "str",
+    enums: Enums = "int",
+    arrays: Arrays = "columns",
+) -> Any:
+    """Read record files as a :class:`dask.dataframe.DataFrame`.
+
+    Parameters
+    ----------
+    paths, schema, offset, blocksize, trailing
+        As in :func:`partitions`: which files, their layout and header
+        sizes, and the bytes of records per partition.
+    columns : sequence of str, optional
+        Columns to read (output names as :func:`recview.interop.to_pandas`
+        makes them, e.g. ``"hdr.ts"``, ``"pos[0]"``); dask also pushes a later
+        column selection into the reads by itself.
+    path_column : str, optional
+        Name of an extra categorical column holding each record's file path.
+    strings, enums, arrays
+        As in :func:`recview.interop.to_pandas`.
+
+    Returns
+    -------
+    dask.dataframe.DataFrame
+        One partition per :class:`Partition`, indexed by the record's number
+        across all the files in order (known divisions: ``df.loc`` by record
+        number reads only the partitions it needs).
+
+    Raises
+    ------
+    ImportError
+        Without the ``recview[dask]`` extra.
+    FileNotFoundError, LayoutError
+        As :func:`partitions`, when planning (on the client).
+
+    Notes
+    -----
+    Each task opens its file, copies its records out of the mapping, converts
+    them with :func:`recview.interop.to_pandas` and closes the file again, so
+    a partition owns its memory and holds no file open.
+
+    dask stores text as ``string[pyarrow]`` by default (its
+    ``dataframe.convert-string`` option), so ``char[n]`` columns come out with
+    that dtype. Columns that :func:`~recview.interop.to_pandas` would make of
+    ``bytes`` objects (``V`` fields, and ``char[n]`` with ``strings="bytes"``)
+    are Arrow ``fixed_size_binary`` here, which that conversion leaves alone.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, recview as rv, recview.dask
+    >>> schema = rv.Schema.from_dtype([("ts", ">u8"), ("price", "<f8")])
+    >>> tmp = tempfile.mkdtemp()
+    >>> for day in range(3):
+    ...     recs = np.zeros(1000, dtype=schema.dtype)
+    ...     recs["ts"] = np.arange(1000) + 1000 * day
+    ...     recs["price"] = 0.5
+    ...     with open(os.path.join(tmp, f"day{day}.bin"), "wb") as f:
+    ...         _ = f.write(b"\\0" * 64)  # each file has a 64-byte header
+    ...         recs.tofile(f)
+    >>> df = rv.dask.read(os.path.join(tmp, "day*.bin"), schema, offset=64,
+    ...                   blocksize="8KiB")
+    >>> df.npartitions, df.divisions[:3]
+    (6, (0, 512, 1000))
+    >>> int(df["ts"].sum().compute(scheduler="sync")), float(df["price"].sum().compute())
+    (4498500, 1500.0)
+    """
+    dd = require("dask.dataframe", extra="dask", purpose="recview.dask.read")
+    schema = as_schema(schema)
+    parts = partitions(paths, schema, offset=offset, blocksize=blocksize, trailing=trailing)
+    files = _expand(paths)
+    options = {"strings": strings, "enums": enums, "arrays": arrays}
+    empty = Partition(files[0], schema, 0, 0, 0, 0, 0)
+    meta = _frame(empty, columns, options=options, path_column=path_column, files=files)
+    if not parts:
+        return dd.from_pandas(meta, npartitions=1)
+    divisions = (*(p.row for p in parts), parts[-1].row + parts[-1].count - 1)
+    kwargs: dict[str, Any] = {"options": options, "path_column": path_column, "files": files}
+    if columns is not None:
+        kwargs["columns"] = list(columns)
+    return dd.from_map(
+        _frame,
+        parts,
+        meta=meta,
+        divisions=divisions,
+        label="recview-read",
+        enforce_metadata=False,
+        **kwargs,
+    )
+
+
+def _block(part: Partition) -> np.ndarray[Any, Any]:
+    records = part.load()
+    return records.astype(records.dtype.newbyteorder("="), copy=False)
+
+
+def read_array(
+    paths: PathArg | Sequence[PathArg],
+    schema: Any,
+    *,
+    offset: int | Sequence[int] = 0,
+    blocksize: int | str = DEFAULT_BLOCKSIZE,
+    trailing: Trailing = "error",
+) -> Any:
+    """Read record files as a 1-D :class:`dask.array.Array` of records.
+
+    Parameters
+    ----------
+    paths, schema, offset, blocksize, trailing
+        As in :func:`partitions`.
+
+    Returns
+    -------
+    dask.array.Array
+        Records of ``schema.dtype`` in native byte order (big-endian fields are
+        converted in the tasks, as dask would otherwise normalise the
+        declared dtype but not the data), one chunk per :class:`Partition`;
+        ``x["field"]`` selects a field lazily.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, recview as rv, recview.dask
+    >>> schema = rv.Schema.from_dtype([("n", "<i4"), ("x", ">f4")])
+    >>> path = os.path.join(tempfile.mkdtemp(), "r.bin")
+    >>> recs = np.zeros(10, dtype=schema.dtype)
+    >>> recs["n"] = np.arange(10)
+    >>> recs.tofile(path)
+    >>> x = rv.dask.read_array(path, schema, blocksize=32)
+    >>> x.chunks
+    ((4, 4, 2),)
+    >>> int(x["n"].sum().compute(scheduler="sync"))
+    45
+    """
+    da = require("dask.array", extra="dask", purpose="recview.dask.read_array")
+    dask = require("dask", extra="dask", purpose="recview.dask.read_array")
+    schema = as_schema(schema)
+    parts = partitions(paths, schema, offset=offset, blocksize=blocksize, trailing=trailing)
+    dtype = schema.dtype.newbyteorder("=")
+    if not parts:
+        return da.from_array(np.zeros(0, dtype=dtype), chunks=1)
+    blocks = [
+        da.from_delayed(
+            dask.delayed(_block, pure=True)(part),
+            shape=(part.count,),
+            dtype=dtype,
+            meta=np.zeros(0, dtype=dtype),
+        )
+        for part in parts
+    ]
+    return da.concatenate(blocks) if len(blocks) > 1 else blocks[0]
