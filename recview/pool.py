@@ -194,7 +194,6 @@ class BufferPool:
         # reference: bytearrays are unhashable): they die with their last
         # array, and are only counted here, in ``outstanding``.
         self._overflow: dict[int, weakref.ref[_Buffer]] = {}
-        self._next = 0
         self._hits = 0
         self._misses = 0
         self._overflows = 0
@@ -282,20 +281,21 @@ class BufferPool:
     def _take(self) -> _Buffer | None:
         """A free pooled buffer (or a new one while below ``max_buffers``); lock held."""
         pooled = self._pooled
-        count = len(pooled)
-        # Start after the buffer handed out last: the consumer most likely
-        # dropped the oldest batch first, so the next free buffer is there.
-        for step in range(count):
-            index = (self._next + step) % count
+        # Most recently handed out last; scan from there. The newest buffer is
+        # usually still in use (the stream's, or the caller's latest batch),
+        # the one before is usually free and still hot in the CPU caches,
+        # so a steady stream alternates between two warm buffers however many
+        # the pool holds, instead of cycling through all of them.
+        for index in range(len(pooled) - 1, -1, -1):
             buffer = pooled[index]
             if not _is_exported(buffer):
-                self._next = index + 1
+                if index != len(pooled) - 1:
+                    pooled.append(pooled.pop(index))
                 self._hits += 1
                 return buffer
-        if count < self._max_buffers:
+        if len(pooled) < self._max_buffers:
             buffer = _Buffer(self._buffer_size)
             pooled.append(buffer)
-            self._next = count + 1
             self._misses += 1
             return buffer
         return None

@@ -104,6 +104,21 @@ def test_derived_reference_keeps_buffer_out_of_the_pool(derive: object) -> None:
     assert address(pool.acquire()) == where
 
 
+def test_steady_use_alternates_between_two_warm_buffers() -> None:
+    pool = BufferPool(buffer_size=64, max_buffers=6)
+    burst = [pool.acquire() for _ in range(6)]  # the pool grows to six buffers
+    del burst
+    previous = pool.acquire()
+    seen = set()
+    for _ in range(20):  # as a stream does: the caller holds the previous batch
+        current = pool.acquire()
+        seen.add(address(current))
+        previous = current
+    assert len(seen) == 2
+    assert previous is current
+    assert pool.stats().misses == 6
+
+
 def test_probe_never_touches_an_exported_buffer() -> None:
     # Regression: bytearray.pop() writes the trailing NUL over the last byte
     # before it notices the export; the probe must not.
