@@ -380,13 +380,12 @@ class View:
                 i += n
             if not 0 <= i < n:
                 raise IndexError(f"record index {int(key)} is out of range for {n:,} records")
-            rec = (
-                self._records(i, i + 1)[0].copy()
-                if self._mode == "mmap"
-                else self._pread(i, i + 1)[0]
-            )
-            self._check()  # a fault while copying means the record read as zeros
-            return rec
+            if self._mode == "mmap":
+                # A zero-copy np.void over the mapping, like a slice. (Copying
+                # costs more than the lookup: numpy sets up a per-field
+                # transfer for every structured copy.)
+                return self._array[i]
+            return self._pread(i, i + 1)[0]
         if isinstance(key, slice):
             a, b, step = key.indices(self._count)
             if step == 1:
