@@ -83,8 +83,14 @@ _DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
 _C_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".c", ".cc", ".cpp")
 
 
-def _from_c(text: str, name: str | None, byteorder: str, packed: bool) -> Schema:
-    return Schema.from_c(text, name, byteorder=byteorder, packed=packed)
+def _from_c(path: str, name: str | None, byteorder: str, packed: bool) -> Schema:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        text = fh.read()
+    try:
+        return Schema.from_c(text, name, byteorder=byteorder, packed=packed)
+    except SchemaError as err:
+        hint = f" (use --schema {path}:NAME)" if name is None and "name=" in str(err) else ""
+        raise SchemaError(f"{path}: {err}{hint}", path=path, field=err.field) from err
 
 
 def _python_object(module_part: str, attr: str) -> Any:
@@ -200,17 +206,18 @@ def load_schema(spec: str, *, byteorder: str = "<", packed: bool = False) -> tup
             except SchemaError as err:
                 raise SchemaError(f"--schema {text}: {err}", field=err.field) from err
         if os.path.isfile(left) or left.lower().endswith(_C_SUFFIXES):
-            with open(left, encoding="utf-8", errors="replace") as fh:
-                source = fh.read()
-            return _from_c(source, right or None, byteorder, packed), f"{text} (C header)"
+            return _from_c(left, right or None, byteorder, packed), f"{text} (C header)"
     if os.path.isfile(text):
-        with open(text, encoding="utf-8", errors="replace") as fh:
-            content = fh.read()
         if text.lower().endswith(_C_SUFFIXES):
-            return _from_c(content, None, byteorder, packed), f"{text} (C header)"
+            return _from_c(text, None, byteorder, packed), f"{text} (C header)"
         if text.endswith(".py"):
             raise SchemaError(f"--schema {text}: name the object too, as {text}:Name")
-        return Schema.from_json(content), f"{text} (JSON file)"
+        with open(text, encoding="utf-8", errors="replace") as fh:
+            content = fh.read()
+        try:
+            return Schema.from_json(content), f"{text} (JSON file)"
+        except SchemaError as err:
+            raise SchemaError(f"{text}: {err}", path=text, field=err.field) from err
     if os.path.isdir(text):
         raise IsADirectoryError(21, "Is a directory", text)
     if text.lower().endswith((".json", ".py", *_C_SUFFIXES)) or os.sep in text:
@@ -1578,11 +1585,15 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    from recview import __version__
+def _common_parser() -> argparse.ArgumentParser:
+    """Options accepted both before and after the command.
 
+    A fresh parser each time: parsers built with ``parents=`` share the action
+    objects, and the main parser's defaults must not leak into the commands'.
+    The commands' copies default to SUPPRESS, so that ``recview --debug head``
+    is not reset by ``head`` having no ``--debug`` of its own.
+    """
     common = argparse.ArgumentParser(add_help=False)
-    # default=SUPPRESS: an option given before the subcommand is not reset by it
     common.add_argument(
         "--debug",
         action="store_true",
@@ -1602,6 +1613,11 @@ def _build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="colour in tables and dumps (auto: only on a terminal, unless NO_COLOR is set)",
     )
+    return common
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from recview import __version__
 
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("file", metavar="FILE", help="the dump; '-' reads standard input")
@@ -1677,14 +1693,16 @@ def _build_parser() -> argparse.ArgumentParser:
         "inspect, slice, convert, stats, guess a layout.",
         epilog="Exit status: 0 ok, 1 data error, 2 usage error. "
         "'recview COMMAND -h' for a command's options.",
-        parents=[common],
+        parents=[_common_parser()],
     )
     parser.set_defaults(debug=False, quiet=False, color="auto")
     parser.add_argument("--version", action="version", version=f"recview {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_: str, *parents: Any) -> Any:
-        p = sub.add_parser(name, help=help_, description=help_, parents=[common, *parents])
+        p = sub.add_parser(
+            name, help=help_, description=help_, parents=[_common_parser(), *parents]
+        )
         p.set_defaults(func=func)
         return p
 
