@@ -89,11 +89,17 @@ def bare_loop(f: object, buffer_size: int) -> int:
         total += n
 
 
-def stream_loop(f: object, buffer_size: int) -> int:
+def stream_loop(f: object, buffer_size: int | None = None) -> int:
+    """Count the bytes of all records; ``buffer_size=None``: the default pool."""
+    pool = None if buffer_size is None else BufferPool(buffer_size=buffer_size)
     total = 0
-    for batch in stream(f, RECORD):  # the default pool, as users get it
+    for batch in stream(f, RECORD, pool=pool):
         total += len(batch)
     return total * RECORD.itemsize
+
+
+def default_stream_loop(f: object, buffer_size: int) -> int:
+    return stream_loop(f)  # the default pool, as users get it
 
 
 def timed_pipe_run(
@@ -131,7 +137,7 @@ def bench_pipe(quick: bool) -> dict[str, object]:
         bare, streamed = [], []
         for _ in range(runs):
             bare.append(timed_pipe_run(bare_loop, total, buffering, pipe_size))
-            streamed.append(timed_pipe_run(stream_loop, total, buffering, pipe_size))
+            streamed.append(timed_pipe_run(default_stream_loop, total, buffering, pipe_size))
         b = statistics.median(x[0] for x in bare)
         s = statistics.median(x[0] for x in streamed)
         bc = statistics.median(x[1] for x in bare)
@@ -211,7 +217,12 @@ def peak_rss_kib() -> int:
 
 
 def child_sweep(source: str, buffer_size: int, total: int, path: str) -> None:
-    """In a fresh process: stream *total* bytes, print throughput and RSS growth (JSON)."""
+    """In a fresh process: stream *total* bytes; print throughput, CPU and RSS (JSON).
+
+    ``buffer_size`` 0 runs the reference instead: a bare ``readinto`` loop
+    into one 1 MiB ``bytearray``. The consumer only counts records, as the
+    bare loop only counts bytes.
+    """
     if source == "pipe":
         read_fd, child = start_writer(total)
         f = open(read_fd, "rb", buffering=0)  # noqa: SIM115
@@ -219,72 +230,74 @@ def child_sweep(source: str, buffer_size: int, total: int, path: str) -> None:
         child = None
         f = open(path, "rb", buffering=0)  # noqa: SIM115
     before = peak_rss_kib()
+    cpu = time.process_time()
     start = time.perf_counter()
-    pool = BufferPool(buffer_size=buffer_size or 1)
-    count, checksum = 0, 0.0
-    if buffer_size:
-        for batch in stream(f, RECORD, pool=pool):
-            count += len(batch)
-            checksum += float(batch["price"].sum())  # the consumer touches the data
-    else:  # the reference: a bare readinto loop into one 1 MiB bytearray
-        count = bare_loop(f, MIB) // RECORD.itemsize
+    nbytes = stream_loop(f, buffer_size) if buffer_size else bare_loop(f, MIB)
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     after = peak_rss_kib()
     f.close()
     if child is not None:
         child.wait()
-    assert count * RECORD.itemsize == total - total % RECORD.itemsize
-    stats = pool.stats()
-    print(
-        json.dumps(
-            {
-                "mib_s": total / elapsed / MIB,
-                "rss_growth_kib": after - before,
-                "peak_rss_kib": after,
-                "misses": stats.misses,
-                "pooled": stats.pooled,
-            }
-        )
-    )
+    assert nbytes == total, (nbytes, total)
+    result = {
+        "mib_s": total / elapsed / MIB,
+        "cpu_s_per_gib": cpu / (total / 1024 / MIB),
+        "peak_rss_mib": after / 1024,
+        "rss_growth_mib": (after - before) / 1024,
+    }
+    print(json.dumps(result))
 
 
 def bench_sweep(quick: bool, plot: Path | None) -> dict[str, object]:
     sizes = [4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20]
-    total = (128 if quick else 512) * MIB
+    total = (128 if quick else 256) * MIB
     total -= total % RECORD.itemsize
-    runs = 1 if quick else 3
+    runs = 1 if quick else 5
     path = Path(tempfile.mkdtemp()) / "sweep.bin"
     with open(path, "wb") as f:
         block = np.random.default_rng(0).bytes(16 * MIB)
         f.writelines(block[: total - i] for i in range(0, total, len(block)))
     with open(path, "rb", buffering=0) as f:  # into the page cache
         bare_loop(f, MIB)
-    rows: dict[str, dict[int, dict[str, float]]] = {"pipe": {}, "file": {}}
-    for source, row in rows.items():
-        for size in [0, *sizes]:  # 0: the bare readinto loop
-            samples = []
-            for _ in range(runs):
+    samples: dict[tuple[str, int], list[dict[str, float]]] = {}
+    # Runs outermost, so that every configuration sees the same mix of
+    # machine load (this machine is shared and noisy).
+    for _ in range(runs):
+        for source in ("pipe", "file"):
+            for size in [0, *sizes]:  # 0: the bare readinto loop
                 done = subprocess.run(
                     [sys.executable, __file__, "_child", source, str(size), str(total), str(path)],
                     capture_output=True,
                     check=True,
                     text=True,
                 )
-                samples.append(json.loads(done.stdout))
-            row[size] = {key: statistics.median(s[key] for s in samples) for key in samples[0]}
+                samples.setdefault((source, size), []).append(json.loads(done.stdout))
     path.unlink()
-    bare = {source: rows[source].pop(0)["mib_s"] for source in rows}
+    rows = {
+        source: {
+            size: {key: statistics.median(s[key] for s in found) for key in found[0]}
+            for (src, size), found in samples.items()
+            if src == source
+        }
+        for source in ("pipe", "file")
+    }
+    bare = {source: rows[source].pop(0) for source in rows}
     print(f"\n## buffer-size sweep: {total / MIB:.0f} MiB per run, median of {runs}")
-    print("| buffer | pipe MiB/s | pipe RSS growth MiB | file MiB/s | file RSS growth MiB |")
-    print("|---:|---:|---:|---:|---:|")
-    for size in sizes:
-        cells = [
-            f"{rows[source][size]['mib_s']:,.0f} | {rows[source][size]['rss_growth_kib'] / 1024:.1f}"
-            for source in ("pipe", "file")
-        ]
-        print(f"| {label(size)} | {' | '.join(cells)} |")
-    for source in ("pipe", "file"):
-        print(f"- bare readinto loop (1 MiB bytearray), {source}: {bare[source]:,.0f} MiB/s")
+    print(
+        "| buffer | pipe MiB/s | pipe CPU s/GiB | file MiB/s | file CPU s/GiB "
+        "| peak RSS MiB (growth) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
+    for size in [0, *sizes]:
+        cells = []
+        for source in ("pipe", "file"):
+            row = bare[source] if size == 0 else rows[source][size]
+            cells.append(f"{row['mib_s']:,.0f} | {row['cpu_s_per_gib']:.2f}")
+        row = bare["file"] if size == 0 else rows["file"][size]
+        name = "bare readinto, 1 MiB" if size == 0 else label(size)
+        rss = f"{row['peak_rss_mib']:.1f} ({row['rss_growth_mib']:+.1f})"
+        print(f"| {name} | {' | '.join(cells)} | {rss} |")
     if plot is not None:
         draw(rows, bare, sizes, plot)
         print(f"\nplot: {plot}")
@@ -297,7 +310,7 @@ def label(size: int) -> str:
 
 def draw(
     rows: dict[str, dict[int, dict[str, float]]],
-    bare: dict[str, float],
+    bare: dict[str, dict[str, float]],
     sizes: list[int],
     path: Path,
 ) -> None:
@@ -306,34 +319,32 @@ def draw(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
-    for source, marker, color in (("pipe", "o", "C0"), ("file", "s", "C1")):
-        top.plot(
-            sizes,
-            [rows[source][s]["mib_s"] for s in sizes],
-            marker=marker,
-            color=color,
-            label=f"rv.stream, {source}",
-        )
-        top.axhline(bare[source], color=color, linestyle=":", label=f"bare readinto, {source}")
-        bottom.plot(
-            sizes,
-            [rows[source][s]["rss_growth_kib"] / 1024 for s in sizes],
-            marker=marker,
-            color=color,
-            label=source,
-        )
-    top.set_ylabel("throughput (MiB/s)")
-    top.set_title("rv.stream: throughput and peak RSS vs buffer size")
-    bottom.set_ylabel("peak RSS growth (MiB)")
-    bottom.set_xlabel("buffer_size")
-    bottom.set_xscale("log", base=2)
-    bottom.set_yscale("symlog", linthresh=1)
-    bottom.set_xticks(sizes, [label(s) for s in sizes])
-    for axis in (top, bottom):
+    fig, axes = plt.subplots(3, 1, figsize=(7, 9), sharex=True)
+    panels = [
+        ("mib_s", "throughput (MiB/s)"),
+        ("cpu_s_per_gib", "reader CPU (s/GiB)"),
+        ("peak_rss_mib", "peak RSS (MiB)"),
+    ]
+    for axis, (key, title) in zip(axes, panels, strict=True):
+        for source, marker, color in (("pipe", "o", "C0"), ("file", "s", "C1")):
+            axis.plot(
+                sizes,
+                [rows[source][s][key] for s in sizes],
+                marker=marker,
+                color=color,
+                label=f"rv.stream, {source}",
+            )
+            axis.axhline(
+                bare[source][key], color=color, linestyle=":", label=f"bare readinto, {source}"
+            )
+        axis.set_ylabel(title)
         axis.grid(True, alpha=0.3)
-        axis.legend()
         axis.axvline(DEFAULT_BUFFER_SIZE, color="grey", linestyle="--", linewidth=1)
+    axes[0].set_title("rv.stream vs buffer_size (dashed: the default)")
+    axes[0].legend(fontsize=8)
+    axes[2].set_xlabel("buffer_size")
+    axes[2].set_xscale("log", base=2)
+    axes[2].set_xticks(sizes, [label(s) for s in sizes])
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

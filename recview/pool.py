@@ -34,10 +34,13 @@ from recview.schema import as_schema
 
 __all__ = ["DEFAULT_BUFFER_SIZE", "BufferPool", "PoolStats", "open_compressed", "stream"]
 
-#: Default size of one pooled buffer, in bytes. Chosen from the buffer-size sweep
-#: in ``docs/stream.md``: throughput through a pipe and from the page cache is
-#: flat from 256 KiB on, while peak RSS grows with ``max_buffers * buffer_size``.
-DEFAULT_BUFFER_SIZE: Final = 1 << 20
+#: Default size of one pooled buffer, in bytes: 256 KiB, chosen from the
+#: buffer-size sweep in ``docs/stream.md``. Below it, the per-read and
+#: per-buffer overheads dominate; above it, the two buffers a steady stream
+#: alternates between no longer fit in a core's L2 cache, so the kernel's copy
+#: into them costs up to twice the CPU (1-16 MiB), and peak RSS grows with the
+#: buffer.
+DEFAULT_BUFFER_SIZE: Final = 256 << 10
 
 #: Default number of buffers a pool keeps for reuse.
 DEFAULT_MAX_BUFFERS: Final = 8
@@ -134,7 +137,7 @@ class BufferPool:
     Parameters
     ----------
     buffer_size : int, optional
-        Size of each pooled buffer in bytes (default 1 MiB, chosen from the
+        Size of each pooled buffer in bytes (default 256 KiB, chosen from the
         sweep in ``docs/stream.md``).
     max_buffers : int, optional
         How many buffers the pool keeps for reuse (default 8). The pool's own
@@ -503,12 +506,19 @@ def stream(
 
     Notes
     -----
-    With the pool of one stream, the stream itself holds one buffer, and
-    each batch you keep holds the buffer it views; buffers of batches you
-    dropped are reused, so memory stays bounded by ``max_buffers *
-    buffer_size`` plus what you keep. Each buffer holds
-    ``buffer_size // itemsize`` records (with ``records=None``), or a
-    buffer beyond the pool is allocated for records larger than a buffer.
+    The stream holds one buffer at a time, and each batch you keep holds
+    the buffer it views; buffers whose batches you dropped are reused, so
+    memory stays bounded by ``max_buffers * buffer_size`` plus what you keep
+    (in a steady loop that drops each batch, two buffers alternate). A
+    buffer holds ``buffer_size // itemsize`` records, or ``records`` with
+    ``records=n``; when that is more than ``pool.buffer_size``, every buffer
+    is allocated beyond the pool (``pool.stats().overflow``), so size the
+    pool for the batches you ask for.
+
+    Latency: with ``records=None`` a batch is yielded as soon as a read
+    completes at least one record, and the stream never waits to fill a
+    buffer, so the consumer of a pipe or socket sees records while the
+    writer is still sending.
 
     Examples
     --------
