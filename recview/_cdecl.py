@@ -66,9 +66,9 @@ Documented choices
 * **Unions** are nested structured dtypes whose members all sit at offset 0;
   their dotted paths are listed in :attr:`CLayout.unions`. When the chosen
   record is itself a union, the path is ``""``.
-* **packed=True** lays out as ``gcc -fpack-struct`` does: every member is
-  1-byte aligned unless a ``#pragma pack`` in the source says otherwise
-  (``#pragma pack()`` returns to 1), so no padding is inserted between members.
+* **packed=True** lays out as ``gcc -fpack-struct`` does, as if every struct
+  and union carried ``__attribute__((packed))``: members are 1-byte aligned
+  (no padding) unless an ``aligned`` attribute or ``_Alignas`` asks for more.
 * **byteorder** applies to every multi-byte number; ``"="`` means native.
 * Zero-length arrays (``int x[0]``), flexible array members (``int x[]``),
   empty structs, ``void`` members and structs that contain themselves are
@@ -79,6 +79,7 @@ Documented choices
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -237,11 +238,11 @@ def _base_type(names: Sequence[str]) -> _Scalar | str:
     if (signed and unsigned) or signed > 1 or unsigned > 1:
         return f"'{spelled}' is not a valid C type"
     if "_Complex" in rest or "__complex__" in rest:
-        return _REFUSED_TYPES["_Complex"]
+        return f"'{spelled}' is not supported: {_REFUSED_TYPES['_Complex']}"
     if "__int128" in rest or "__int128_t" in rest or "__uint128_t" in rest:
-        return _REFUSED_TYPES["__int128"]
+        return f"'{spelled}' is not supported: {_REFUSED_TYPES['__int128']}"
     if rest in (["double"],) and longs == 1 and not signed and not unsigned:
-        return _REFUSED_TYPES["long double"]
+        return f"'{spelled}' is not supported: {_REFUSED_TYPES['long double']}"
     sign = "u" if unsigned else "i"
     if sorted(rest) == ["int", "short"]:
         rest = ["short"]
@@ -416,8 +417,14 @@ class _Evaluator:
             typename, designator = node.args.exprs
             base = self._need_types("offsetof")(typename)
             return (self._offsetof(base, designator)[1], 64, True)
-        kind = type(node).__name__
-        raise self._fail(f"'{kind}' is not allowed in an integer constant expression")
+        kind = {
+            "FuncCall": "a function call",
+            "ArrayRef": "an array subscript",
+            "StructRef": "a member access",
+            "Assignment": "an assignment",
+            "CompoundLiteral": "a compound literal",
+        }.get(type(node).__name__, type(node).__name__)
+        raise self._fail(f"{kind} is not allowed in an integer constant expression")
 
     def _constant(self, node: Any) -> _CInt:
         text = node.value
@@ -527,6 +534,15 @@ def _member_offset(
     if found is None:
         raise fail(f"offsetof: {ctype.label} has no member '{name}'")
     return found
+
+
+def _visible_names(members: Sequence[_Member]) -> Iterator[tuple[str, int]]:
+    """The member names C code can use: those of anonymous members count too."""
+    for member in members:
+        if member.anonymous and isinstance(member.ctype, _Aggregate):
+            yield from _visible_names(member.ctype.members)
+        else:
+            yield member.name, member.line
 
 
 def _find_member(agg: _Aggregate, name: str) -> tuple[_CType, int] | None:
@@ -674,10 +690,9 @@ def _logical_lines(source: str) -> Iterator[tuple[int, str, int]]:
 class _Preprocessor:
     """Just enough of the C preprocessor for headers: see the module docstring."""
 
-    def __init__(self, *, packed: bool) -> None:
+    def __init__(self) -> None:
         self.macros: dict[str, _Macro] = dict(_PREDEFINED)
-        self._pack_default: int | None = 1 if packed else None
-        self._pack: int | None = self._pack_default
+        self._pack: int | None = None
         self._pack_stack: list[tuple[str | None, int | None]] = []
         self._pack_lines: list[int] = [0]
         self._pack_values: list[int | None] = [self._pack]
@@ -786,23 +801,27 @@ class _Preprocessor:
             return value[0]
 
         if not words:
-            self._pack = self._pack_default
-        elif words[0] == "push":
-            label = next((w for w in words[1:] if _is_ident(w)), None)
-            self._pack_stack.append((label, self._pack))
-            numbers = [w for w in words[1:] if not _is_ident(w)]
-            if numbers:
-                self._pack = size(numbers[0])
-        elif words[0] == "pop":
-            label = next((w for w in words[1:] if _is_ident(w)), None)
+            self._pack = None
+        elif words[0] in ("push", "pop"):
+            # push[, label][, N] / pop[, label][, N] (the MSVC forms GCC accepts)
+            label = words[1] if len(words) > 1 and _is_ident(words[1]) else None
+            numbers = words[2:] if label is not None else words[1:]
+            if len(numbers) > 1:
+                raise SchemaError(f"line {line}: malformed #pragma pack({', '.join(args)})")
+            if words[0] == "push":
+                self._pack_stack.append((label, self._pack))
+                if numbers:
+                    self._pack = size(numbers[0])
+                self._pack_lines.append(line)
+                self._pack_values.append(self._pack)
+                return
             if label is not None:
                 while self._pack_stack and self._pack_stack[-1][0] != label:
                     self._pack_stack.pop()
             if self._pack_stack:
                 self._pack = self._pack_stack.pop()[1]
             else:
-                self._pack = self._pack_default
-            numbers = [w for w in words[1:] if not _is_ident(w)]
+                self._pack = None
             if numbers:
                 self._pack = size(numbers[0])
         elif words[0] == "show":
@@ -967,6 +986,16 @@ def _macro_args(
     )
 
 
+def _join_tokens(toks: Sequence[str]) -> str:
+    """Tokens back to text, with a space only where two words would merge."""
+    out = ""
+    for tok in toks:
+        if out and (out[-1].isalnum() or out[-1] in "_$") and (tok[0].isalnum() or tok[0] in "_$"):
+            out += " "
+        out += tok
+    return out
+
+
 def _gnu_attributes(toks: list[str], line: int) -> list[str]:
     """Rewrite GNU ``__attribute__((a, b(x)))`` as C23 ``[[gnu::a, gnu::b(x)]]``,
     which pycparser understands in the same positions."""
@@ -1012,7 +1041,7 @@ def _gnu_attributes(toks: list[str], line: int) -> list[str]:
             if not _is_ident(name):
                 raise SchemaError(f"line {line}: malformed attribute {''.join(item)}")
             name = name[2:-2] if name.startswith("__") and name.endswith("__") else name
-            specs.append(f"gnu::{name}{' '.join(item[1:])}")
+            specs.append(f"gnu::{name}{_join_tokens(item[1:])}")
         if specs:
             out.append(f"[[{', '.join(specs)}]]")
         i = k
@@ -1149,8 +1178,11 @@ def _parse_error(err: Exception, parser: Any) -> SchemaError:
 def _parse(text: str) -> tuple[Any, set[str]]:
     """Parse preprocessed text; return the AST and the placeholder type names."""
     unknown: set[str] = set()
+    first: tuple[Exception, Any] | None = None
+    used = {m.group() for m in re.finditer(r"[A-Za-z_$][\w$]*", text)}
+    builtins = sorted(used.intersection(_BUILTIN_TYPEDEFS))
     for attempt in range(2):
-        names = sorted(_BUILTIN_TYPEDEFS) + sorted(unknown)
+        names = builtins + sorted(unknown)
         prelude = "".join(f"typedef int {n};\n" for n in names)
         parser = c_parser.CParser(dialect="c23")
         try:
@@ -1159,10 +1191,22 @@ def _parse(text: str) -> tuple[Any, set[str]]:
             if attempt == 0:
                 unknown = _guess_unknown_types(text)
                 if unknown:
+                    first = (err, parser)
                     continue
+            if first is not None and "previously declared as typedef" in str(err):
+                err, parser = first  # our placeholder caused this: report the real error
             raise _parse_error(err, parser) from None
         return ast, unknown
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@functools.lru_cache(maxsize=32)
+def _front_end(source: str) -> tuple[_Preprocessor, Any, frozenset[str]]:
+    """Preprocess and parse once per source text: picking several records from one
+    header (or the same schema again) reuses the tree, which is never mutated."""
+    pre = _Preprocessor()
+    ast, unknown = _parse(pre.run(source))
+    return pre, ast, frozenset(unknown)
 
 
 # --------------------------------------------------------------------------
@@ -1211,8 +1255,11 @@ def _flatten_attrs(specifiers: Sequence[Any]) -> list[Any]:
 class _Model:
     """The declarations of one C source and the layouts computed from them."""
 
-    def __init__(self, ast: Any, unknown: set[str], pre: _Preprocessor) -> None:
+    def __init__(
+        self, ast: Any, unknown: frozenset[str], pre: _Preprocessor, *, packed: bool
+    ) -> None:
         self._pre = pre
+        self._packed = packed
         self._unknown = unknown
         self._typedefs: dict[str, Any] = {}
         self._tags: dict[tuple[str, str], list[Any]] = {}
@@ -1307,7 +1354,8 @@ class _Model:
             return self._tag(kind_m.group(1), kind_m.group(2), "", 0, refusal_name=name)
         found: dict[int, Any] = {}
         for kind in ("struct", "union"):
-            for node in self._tags.get((kind, text), [])[:1]:
+            if (kind, text) in self._tags:
+                node = self._tag(kind, text, "", 0)
                 found[id(node)] = node
         typedef = self._typedefs.get(text)
         if typedef is not None:
@@ -1422,7 +1470,7 @@ class _Model:
             if node.decls is None:
                 kind = "union" if isinstance(node, c_ast.Union) else "struct"
                 defn = self._tag(kind, node.name, path, line)
-            return self.layout(defn, path)
+            return self.layout(defn, path, line)
         if isinstance(node, c_ast.Enum):
             defn = node if node.values is not None else self._tag("enum", node.name, path,
                                                                   line)  # fmt: skip
@@ -1496,7 +1544,11 @@ class _Model:
         return values
 
     def _attr_argument(self, text: str, path: str, line: int) -> int:
-        names = sorted(_BUILTIN_TYPEDEFS) + sorted(self._typedefs) + sorted(self._unknown)
+        simple = _int_constant(text)
+        if simple is not None:
+            return simple[0]
+        known = set(_BUILTIN_TYPEDEFS) | set(self._typedefs) | self._unknown
+        names = sorted(known.intersection(re.findall(r"[A-Za-z_$][\w$]*", text)))
         prelude = "".join(f"typedef int {n};\n" for n in names)
         try:
             tree = c_parser.CParser(dialect="c23").parse(f"{prelude}int __v = ({text});")
@@ -1556,13 +1608,13 @@ class _Model:
 
     # -- aggregates -----------------------------------------------------------
 
-    def layout(self, node: Any, path: str) -> _Aggregate:
+    def layout(self, node: Any, path: str, line: int = 0) -> _Aggregate:
         cached = self._layouts.get(id(node))
         if cached is not None:
             return cached
         if id(node) in self._in_progress:
             raise SchemaError(
-                f"{_where(path, _line(node))}: {self._label(node)} contains itself",
+                f"{_where(path, line or _line(node))}: {self._label(node)} contains itself",
                 field=path or None,
             )
         self._in_progress.add(id(node))
@@ -1629,12 +1681,15 @@ class _Model:
                     else self.constant(target, mpath, line)
                 )
                 user_align = max(user_align, n)
-            if "packed" in attrs or "packed" in decl_attrs:
+            pack = self._pre.pack_at(line)
+            if self._packed:
+                # gcc -fpack-struct: packed, and #pragma pack no longer caps aligned()
+                field_align = user_align or 1
+            elif "packed" in attrs or "packed" in decl_attrs:
                 field_align = user_align or 1  # GCC: packed, unless aligned() asks more
             else:
                 field_align = max(ctype.align, user_align)
-            pack = self._pre.pack_at(line)
-            if pack is not None:
+            if pack is not None and not self._packed:
                 field_align = min(field_align, pack)
             moffset = 0 if union else _roundup(offset, field_align)
             offset = moffset + ctype.size
@@ -1654,15 +1709,15 @@ class _Model:
                 field=path or None,
             )
         seen: dict[str, int] = {}
-        for member in members:
-            if member.name in seen:
-                dup = _join(path, member.name)
+        for cname, cline in _visible_names(members):
+            if cname in seen:
+                dup = _join(path, cname)
                 raise SchemaError(
-                    f"{_where(dup, member.line)}: duplicate member {member.name!r} in "
-                    f"{label} (first at line {seen[member.name]})",
+                    f"{_where(dup, cline)}: duplicate member {cname!r} in {label} (first at "
+                    f"line {seen[cname]})",
                     field=dup,
                 )
-            seen[member.name] = member.line
+            seen[cname] = cline
         align = max(align, attrs.get("aligned", 1))
         return _Aggregate(union, label, tuple(members), _roundup(size, align), align)
 
@@ -1742,8 +1797,9 @@ def parse_c(
     byteorder : {"<", ">", "="}
         Byte order of every multi-byte number in the records (``"="``: native).
     packed : bool
-        Lay out as ``gcc -fpack-struct`` does: no padding between members,
-        unless a ``#pragma pack`` in the source says otherwise.
+        Lay out as ``gcc -fpack-struct`` does, as if every struct and union
+        were ``__attribute__((packed))``: no padding between members, unless
+        an ``aligned`` attribute or ``_Alignas`` in the source asks for it.
 
     Returns
     -------
@@ -1783,10 +1839,8 @@ def parse_c(
         raise SchemaError(f"byteorder must be '<', '>' or '=', got {byteorder!r}")
     if not isinstance(source, str):
         raise SchemaError(f"C source must be a str, got {type(source).__name__}")
-    pre = _Preprocessor(packed=packed)
-    text = pre.run(source)
-    ast, unknown = _parse(text)
-    model = _Model(ast, unknown, pre)
+    pre, ast, unknown = _front_end(source)
+    model = _Model(ast, unknown, pre, packed=packed)
     record = model.layout(model.select(name), "")
     model.check_static_asserts()
     unions: set[str] = set()
