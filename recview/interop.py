@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Union
 
@@ -258,31 +259,21 @@ def _contiguous(a: NDArray, dtype: np.dtype[Any] | None = None) -> NDArray:
 
 def _arrow_strings(pa: Any, a: NDArray) -> Any:
     """``S<n>`` values -> Arrow strings: trailing NULs stripped, UTF-8 with
-    invalid sequences replaced (vectorised; per-value Python only on the rare
-    batch that holds invalid UTF-8)."""
-    n, width = len(a), a.dtype.itemsize
-    raw = np.ascontiguousarray(a).view(np.uint8).reshape(n, width)
-    nonzero = raw != 0
-    lengths = width - np.argmax(nonzero[:, ::-1], axis=1)
-    lengths[~nonzero.any(axis=1)] = 0
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    data = raw[np.arange(width) < lengths[:, None]]
+    invalid sequences replaced. Done by Arrow kernels (validate, then trim);
+    per-value Python only for a batch that holds invalid UTF-8."""
+    pc = require("pyarrow.compute", extra="arrow", purpose="recview.interop")
+    raw = np.ascontiguousarray(a)
+    fixed = pa.Array.from_buffers(pa.binary(a.dtype.itemsize), len(a), [None, pa.py_buffer(raw)])
     # Offsets are 32-bit in Arrow's `string`; beyond 2 GiB use `large_string`.
-    small = offsets[-1] < 2**31
+    small = raw.nbytes < 2**31
     binary_type, string_type = (
         (pa.binary(), pa.string()) if small else (pa.large_binary(), pa.large_string())
     )
-    binary = pa.Array.from_buffers(
-        binary_type,
-        n,
-        [None, pa.py_buffer(offsets.astype(np.int32) if small else offsets), pa.py_buffer(data)],
-    )
     try:
-        return binary.cast(string_type)
+        text = fixed.cast(binary_type).cast(string_type)
     except pa.ArrowInvalid:
-        texts = [b.decode("utf-8", "replace") for b in a.tolist()]
-        return pa.array(texts, type=string_type)
+        return pa.array([b.decode("utf-8", "replace") for b in a.tolist()], type=string_type)
+    return pc.utf8_rtrim(text, characters="\x00")
 
 
 def _arrow_leaf(pa: Any, a: NDArray, key: str, opts: _Options) -> Any:
@@ -649,9 +640,11 @@ def to_parquet(
 
     Notes
     -----
-    Peak memory is about one row group of converted columns (pyarrow's
-    writer encodes a whole row group before flushing it), plus the pages of
-    a mapped file that the operating system keeps cached. The recview schema
+    Peak memory is about two row groups of converted columns: pyarrow's
+    writer encodes a whole row group before flushing it, and the next row
+    group is converted in a helper thread meanwhile (both release the GIL,
+    so conversion overlaps encoding). The pages of a mapped view are
+    released batch by batch (``view.batches()``). The recview schema
     JSON is stored under ``b"recview.schema"`` in the file's key-value
     metadata, so the file records the layout it came from.
 
@@ -773,9 +766,8 @@ def _write_parquet(
     arrow_schema = pa.RecordBatch.from_arrays(arrays, names=names).schema.with_metadata(
         _arrow_metadata(schema)
     )
-    is_path = isinstance(out, (str, os.PathLike))
-    writer = pq.ParquetWriter(out, arrow_schema, compression=compression, **writer_options)
-    try:
+
+    def row_groups() -> Iterator[Any]:
         group: list[Any] = []
         filled = 0
         for chunk in chunks:
@@ -789,10 +781,16 @@ def _write_parquet(
                 filled += b - a
                 a = b
                 if filled == rg:
-                    writer.write_table(pa.Table.from_batches(group, schema=arrow_schema), rg)
+                    yield pa.Table.from_batches(group, schema=arrow_schema)
                     group, filled = [], 0
         if group:
-            writer.write_table(pa.Table.from_batches(group, schema=arrow_schema), filled)
+            yield pa.Table.from_batches(group, schema=arrow_schema)
+
+    is_path = isinstance(out, (str, os.PathLike))
+    writer = pq.ParquetWriter(out, arrow_schema, compression=compression, **writer_options)
+    try:
+        for table in _prefetched(row_groups()):
+            writer.write_table(table, table.num_rows)
     except BaseException:
         writer.close()
         if is_path:
@@ -800,6 +798,25 @@ def _write_parquet(
         raise
     writer.close()
     return total
+
+
+_DONE = object()
+
+
+def _prefetched(items: Iterator[Any]) -> Iterator[Any]:
+    """Yield from *items*, producing the next item in a thread meanwhile.
+
+    to_parquet converts row group k+1 while pyarrow encodes and writes row
+    group k: both release the GIL (numpy copies, Arrow kernels, the Parquet
+    writer), so on two cores the conversion costs almost no wall time. At
+    most two row groups are alive at once. (The view's SIGBUS guard is
+    process-wide, so reading the mapping from that thread is as safe.)
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="recview-to-parquet") as pool:
+        pending = pool.submit(next, items, _DONE)
+        while (item := pending.result()) is not _DONE:
+            pending = pool.submit(next, items, _DONE)
+            yield item
 
 
 def _slice(

@@ -1,0 +1,286 @@
+"""Benchmarks of recview's interop: Dask scale-out and Parquet export.
+
+Run from the repository root (not collected by pytest)::
+
+    python benchmarks/bench_interop.py             # everything, a few minutes
+    python benchmarks/bench_interop.py --quick     # smaller sizes, fewer runs
+    python benchmarks/bench_interop.py dask        # one part: dask | parquet | memory
+
+1. **dask**: a CPU-bound per-record computation (rounds of ``sin``/``cos`` on
+   every record's fields) over several record files with headers, read with
+   ``recview.dask.read`` on a ``dask.distributed.LocalCluster`` of 2 worker
+   processes and on one of 1 worker process (1 thread each, both clusters
+   started and warmed up before timing, runs interleaved). Target: speed-up
+   (1 worker / 2 workers) >= 1.6x.
+2. **parquet**: ``recview.interop.to_parquet(view, ...)`` straight from the
+   mapped file (strided fields copied, a big-endian field swapped, ``char[8]``
+   decoded, in batches) against ``pyarrow.parquet.write_table`` of the same
+   columns already in memory as an Arrow table (the floor: encoding and
+   compression only), same codec and row groups. Target: throughput ratio
+   (pyarrow time / recview time) >= 0.8.
+3. **memory**: peak RSS of a fresh process exporting a file, above its RSS
+   after imports, for two file sizes 4-8x apart: it should not grow with the
+   file (bounded by a couple of row groups plus allocator slack).
+
+Files go to ``$TMPDIR`` and are removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _util
+
+import recview as rv
+from recview import interop
+
+SCHEMA = rv.Schema.from_dtype(
+    [
+        ("ts", "<u8"),
+        ("price", ">f8"),
+        ("qty", "<i4"),
+        ("side", "u1"),
+        ("sym", "S8"),
+        ("hdr", [("seq", "<u4"), ("flags", "<u2")]),
+        ("pos", "<f4", (2,)),
+    ]
+)
+HEADER = 64  # bytes before the records of each file
+ROUNDS = 24  # sin/cos rounds per record in the Dask computation
+
+
+def write_files(root: Path, n_files: int, records: int) -> list[str]:
+    rng = np.random.default_rng(7)
+    paths = []
+    for i in range(n_files):
+        recs = np.zeros(records, dtype=SCHEMA.dtype)
+        recs["ts"] = np.arange(records) + i * records
+        recs["price"] = rng.uniform(1, 100, records)
+        recs["qty"] = rng.integers(-1000, 1000, records)
+        recs["side"] = rng.integers(1, 3, records)
+        recs["sym"] = np.array([b"AAPL", b"MSFT", b"GOOG", b"BRK.A"])[rng.integers(0, 4, records)]
+        recs["hdr"]["seq"] = np.arange(records)
+        recs["pos"] = rng.standard_normal((records, 2))
+        path = root / f"ticks{i:02d}.bin"
+        with open(path, "wb") as f:
+            f.write(b"\0" * HEADER)
+            recs.tofile(f)
+        paths.append(str(path))
+    return paths
+
+
+def heavy(part: Any) -> Any:
+    """The per-record work: ROUNDS of transcendental math on every record."""
+    import pandas as pd
+
+    x = part["price"].to_numpy(dtype=np.float64)
+    q = part["qty"].to_numpy(dtype=np.float64) * 1e-3
+    for _ in range(ROUNDS):
+        x = np.sin(x) + np.cos(q + x)
+    return pd.Series([float(x.sum()), float(len(part))])
+
+
+def bench_dask(root: Path, *, quick: bool) -> list[list[str]]:
+    import distributed
+
+    import recview.dask as rvd
+
+    n_files, records = (4, 250_000) if quick else (4, 500_000)
+    paths = write_files(root, n_files, records)
+    for p in paths:
+        _util.warm(p)
+    blocksize = -(-records // 3) * SCHEMA.itemsize  # 3 partitions a file, 12 in all
+    df = rvd.read(paths, SCHEMA, offset=HEADER, blocksize=blocksize, columns=["price", "qty"])
+    work = df.map_partitions(heavy, meta=(None, "f8"))
+    clusters = {}
+    clients = {}
+    try:
+        for workers in (1, 2):
+            clusters[workers] = distributed.LocalCluster(
+                n_workers=workers,
+                processes=True,
+                threads_per_worker=1,
+                dashboard_address=None,
+                worker_dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            clients[workers] = distributed.Client(clusters[workers], set_as_default=False)
+        results = {}
+
+        def run(workers: int) -> None:
+            results[workers] = clients[workers].compute(work).result()
+
+        timings = _util.median_times(
+            {"1 worker": lambda: run(1), "2 workers": lambda: run(2)},
+            runs=3 if quick else 5,
+            warmup=1,
+        )
+        assert np.allclose(results[1].to_numpy(), results[2].to_numpy())
+        assert results[1].to_numpy()[1::2].sum() == n_files * records
+    finally:
+        for c in clients.values():
+            c.close()
+        for cl in clusters.values():
+            cl.close()
+    t1, t2 = timings["1 worker"], timings["2 workers"]
+    speedup = t1.median / t2.median
+    mib = n_files * records * SCHEMA.itemsize / _util.MIB
+    print(
+        f"dask: {n_files} files x {records:,} records ({mib:.0f} MiB), "
+        f"{df.npartitions} partitions, {ROUNDS} sin/cos rounds per record"
+    )
+    return [
+        ["dask, 1 worker process", _util.fmt_time(t1.median), f"{t1.spread():.0%}", ""],
+        [
+            "dask, 2 worker processes",
+            _util.fmt_time(t2.median),
+            f"{t2.spread():.0%}",
+            f"speed-up {_util.fmt_ratio(speedup)} (target >= 1.6x)",
+        ],
+    ]
+
+
+def timed(cases: dict[str, Any], runs: int) -> dict[str, tuple[_util.Timing, _util.Timing]]:
+    """Wall and process-CPU seconds of each case, interleaved, after one warm-up.
+
+    CPU time is reported too because the machine is shared: when other jobs
+    hold the cores, wall time measures them as much as us.
+    """
+    wall: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
+    for k in range(runs + 1):
+        for name, fn in cases.items():
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            if k:
+                wall[name].append(time.perf_counter() - w0)
+                cpu[name].append(time.process_time() - c0)
+    return {n: (_util.Timing(tuple(wall[n])), _util.Timing(tuple(cpu[n]))) for n in cases}
+
+
+def bench_parquet(root: Path, *, quick: bool) -> list[list[str]]:
+    import pyarrow.parquet as pq
+
+    records = 1_000_000 if quick else 4_000_000
+    (path,) = write_files(root, 1, records)
+    _util.warm(path)
+    row_group = 1 << 18
+    out_rv, out_pa = str(root / "rv.parquet"), str(root / "pa.parquet")
+    with rv.open(path, SCHEMA, offset=HEADER) as view:
+        table = interop.to_arrow(view.columns())  # the same columns, in memory
+
+        def export() -> None:
+            interop.to_parquet(view, out_rv, row_group_records=row_group)
+
+        def baseline() -> None:
+            pq.write_table(table, out_pa, row_group_size=row_group, compression="snappy")
+
+        got = timed({"recview": export, "pyarrow": baseline}, runs=3 if quick else 5)
+    back = pq.read_table(out_rv)
+    assert back.equals(pq.read_table(out_pa).replace_schema_metadata(back.schema.metadata))
+    nbytes = records * SCHEMA.itemsize
+    (w_rv, c_rv), (w_pa, c_pa) = got["recview"], got["pyarrow"]
+    print(
+        f"parquet: {records:,} records of {SCHEMA.itemsize} bytes ({nbytes / _util.MIB:.0f} MiB), "
+        f"row groups of {row_group:,} records, snappy"
+    )
+
+    def row(name: str, wall: _util.Timing, cpu: _util.Timing, extra: str) -> list[str]:
+        return [
+            name,
+            f"{_util.fmt_time(wall.median)} (CPU {_util.fmt_time(cpu.median)})",
+            f"{wall.spread():.0%}",
+            f"{nbytes / wall.median / _util.MIB:.0f} MiB/s of records{extra}",
+        ]
+
+    ratio = (
+        f", ratio {_util.fmt_ratio(w_pa.median / w_rv.median)} wall, "
+        f"{_util.fmt_ratio(c_pa.median / c_rv.median)} CPU (target >= 0.8x)"
+    )
+    return [
+        row("pyarrow write_table, columns in memory", w_pa, c_pa, ""),
+        row("recview to_parquet(view)", w_rv, c_rv, ratio),
+    ]
+
+
+MEMORY_CHILD = """
+import json, sys
+import numpy as np, pyarrow, pyarrow.parquet, pandas
+import _util, recview as rv
+from recview import interop
+schema = rv.Schema.from_json(sys.argv[3])
+# Warm up on 10 records: lazy imports (pyarrow.compute) and one-time setup
+# are not what this measures.
+with rv.open(sys.argv[1], schema, offset=int(sys.argv[4]), count=10) as view:
+    interop.to_parquet(view, sys.argv[2])
+before = _util.memory_status()["rss"]
+with rv.open(sys.argv[1], schema, offset=int(sys.argv[4])) as view:
+    interop.to_parquet(view, sys.argv[2], row_group_records=int(sys.argv[5]))
+print(json.dumps({"before": before, **_util.memory_status()}))
+"""
+
+
+def bench_memory(root: Path, *, quick: bool) -> list[list[str]]:
+    row_group = 1 << 17
+    rows = []
+    for records in (500_000, 2_000_000) if quick else (1_000_000, 8_000_000):
+        sub = root / f"mem{records}"
+        sub.mkdir()
+        (path,) = write_files(sub, 1, records)
+        got = _util.run_child(
+            MEMORY_CHILD,
+            path,
+            str(sub / "m.parquet"),
+            SCHEMA.to_json(),
+            str(HEADER),
+            str(row_group),
+        )
+        shutil.rmtree(sub)
+        nbytes = records * SCHEMA.itemsize
+        detail = (
+            f"file of {_util.fmt_bytes(nbytes)}; row groups of {row_group:,} records "
+            f"({_util.fmt_bytes(row_group * SCHEMA.itemsize)} of records)"
+        )
+        growth = _util.fmt_bytes(got["peak_rss"] - got["before"])
+        rows.append([f"to_parquet peak RSS growth, {records:,} records", growth, "", detail])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("parts", nargs="*", help="dask, parquet and/or memory (default: all)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer runs")
+    args = parser.parse_args(argv)
+    parts = args.parts or ["dask", "parquet", "memory"]
+    if set(parts) - {"dask", "parquet", "memory"}:
+        parser.error(f"unknown part(s): {sorted(set(parts) - {'dask', 'parquet', 'memory'})}")
+    print(_util.machine())
+    rows: list[list[str]] = []
+    root = Path(tempfile.mkdtemp(prefix="bench_interop_"))
+    try:
+        if "dask" in parts:
+            rows += bench_dask(root, quick=args.quick)
+        if "parquet" in parts:
+            rows += bench_parquet(root, quick=args.quick)
+        if "memory" in parts:
+            rows += bench_memory(root, quick=args.quick)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print()
+    _util.print_table(["case", "median", "spread", "result"], rows, markdown=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
