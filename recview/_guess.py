@@ -578,7 +578,12 @@ def describe(guess: Guess, *, path: str = "") -> Sequence[str]:
         + (f", {guess.records:,} records" if guess.records is not None else "")
         + (f", {guess.trailing_nbytes} trailing bytes" if guess.trailing_nbytes else ""),
         "other sizes: "
-        + ", ".join(f"{p} ({s:.2f})" for p, s in guess.candidates if p != guess.itemsize),
+        + ", ".join(
+            f"{p}{f' = {p // guess.itemsize}x{guess.itemsize}' if p % guess.itemsize == 0 else ''}"
+            f" ({s:.2f})"
+            for p, s in guess.candidates
+            if p != guess.itemsize
+        ),
     ]
     lines.extend(
         f"  {f.offset:>5}  {f.itemsize:>4}  {f.dtype.str:<6} {f.kind:<9} {f.name}"

@@ -944,7 +944,8 @@ def _inspect_record(
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     """``recview inspect --record N``: annotated hex dump of a record and neighbours."""
-    src = _open_source(args)
+    # A schema that is off leaves stray bytes at the end: show the records anyway.
+    src = _open_source(args, trailing=args.trailing or "ignore")
     schema = src.schema
     try:
         if src.seekable:
@@ -975,9 +976,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     raw = np.ascontiguousarray(arr).tobytes()
     isz = schema.itemsize
     count = f"of {total:,} " if total >= 0 else ""
+    stray = ""
+    if src.file_nbytes is not None and args.count is None:
+        left = src.file_nbytes - src.offset - total * isz
+        stray = f", {left:,} stray bytes at the end" if left else ""
     out.write(
         f"{src.name}: record {n:,} {count}(record size {isz:,} bytes,"
-        f" header {src.offset:,} bytes)\n"
+        f" header {src.offset:,} bytes{stray})\n"
     )
     for k in range(len(arr)):
         i = lo + k
@@ -1286,7 +1291,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
                 count,
                 text_of(s.min),
                 text_of(s.max),
-                "" if mean is None else f"{mean:.10g}",
+                "" if mean is None else f"{mean:.15g}",
             ]
         )
     rows.extend([c.name, c.info.dtype.str, "(not numeric)", "", "", ""] for c in other)

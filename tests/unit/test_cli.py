@@ -569,6 +569,24 @@ def test_inspect_flags_nonzero_padding_and_wraps_long_fields(
     assert "SELL" in target or "BUY" in target
 
 
+def test_inspect_shows_a_schema_that_is_off_by_a_few_bytes(
+    capsys: pytest.CaptureFixture[str], sensor: Dump
+) -> None:
+    # header of 16 bytes, but --offset 12: the records still show, with a note
+    code, out, err = run(
+        capsys, "inspect", sensor.path, "-s", sensor.schema, "--offset", 12, "--record", 3
+    )
+    assert code == 0, err
+    assert "4 stray bytes at the end" in out.splitlines()[0]
+    target = out.split("\n\n")[2]
+    ts_line = next(ln for ln in target.splitlines() if "  ts " in ln)
+    assert ts_line.split()[-1] != str(sensor.array["ts"][3])  # shifted: wrong values
+    code, _, err = run(
+        capsys, "inspect", sensor.path, "-s", sensor.schema, "--offset", 12, "--trailing", "error"
+    )
+    assert code == 1 and "stray bytes" in err
+
+
 def test_inspect_stream_and_out_of_range(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, trades: Dump
 ) -> None:
