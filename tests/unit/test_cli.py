@@ -1072,3 +1072,17 @@ def test_mapped_nbytes_sees_a_view_mapping(trades: Dump) -> None:
         assert view["qty"].sum() > 0
         mapped = _progress.mapped_nbytes(trades.path)
     assert mapped is None or mapped >= trades.path.stat().st_size
+
+
+def test_load_schema_rejects_what_is_not_a_schema(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError):
+        load_schema(str(tmp_path))
+    (tmp_path / "defs.py").write_text("X = 1\n")
+    with pytest.raises(rv.SchemaError, match="name the object too"):
+        load_schema(str(tmp_path / "defs.py"))
+    with pytest.raises(FileNotFoundError):
+        load_schema("dir/missing.h:rec")
+    with pytest.raises(rv.SchemaError, match="is empty"):
+        load_schema("  ")
+    with pytest.raises(rv.SchemaError, match="not valid JSON"):
+        load_schema("{not json")
