@@ -95,6 +95,7 @@ __all__ = ["CLayout", "parse_c"]
 _SOURCE_FILE = "<c>"
 _MAX_ALIGN = 16  # __attribute__((aligned)) with no argument: the largest alignment (x86-64)
 _LP64_POINTER = 8
+_MAX_NBYTES = 2**31 - 1  # numpy keeps dtype sizes and subarray dimensions in a C int
 
 
 @dataclass(frozen=True)
@@ -370,7 +371,10 @@ class _Evaluator:
         ident: Callable[[str], _CInt],
         type_of: Callable[[Any], _CType] | None,
         fail: Callable[[str], SchemaError],
+        *,
+        preprocessor: bool = False,
     ) -> None:
+        self._widen = preprocessor  # in #if every integer is intmax_t (64-bit)
         self._ident = ident
         self._type_of = type_of
         self._fail = fail
@@ -385,7 +389,8 @@ class _Evaluator:
 
     def eval(self, node: Any) -> _CInt:
         if isinstance(node, c_ast.Constant):
-            return self._constant(node)
+            value = self._constant(node)
+            return (value[0], 64, value[2]) if self._widen else value
         if isinstance(node, c_ast.ID):
             return self._ident(node.name)
         if isinstance(node, c_ast.UnaryOp):
@@ -393,15 +398,13 @@ class _Evaluator:
         if isinstance(node, c_ast.BinaryOp):
             return self._binary(node)
         if isinstance(node, c_ast.TernaryOp):
-            cond = self.eval(node.cond)[0]
-            a, b = self.eval(node.iftrue), self.eval(node.iffalse)
-            bits, uns = _common(a, b)
-            return _wrap((a if cond else b)[0], bits, uns)
+            # only the branch taken is evaluated: `#if N ? 64 / N : 0` must work
+            return self.eval(node.iftrue if self.eval(node.cond)[0] else node.iffalse)
         if isinstance(node, c_ast.Cast):
             value = self.eval(node.expr)
             target = self._need_types("a cast")(node.to_type)
             if not isinstance(target, _Scalar) or target.kind not in "iub":
-                raise self._fail(f"cannot cast a constant to '{target_label(target)}'")
+                raise self._fail(f"cannot cast a constant to '{_label_of(target)}'")
             if target.kind == "b":
                 return (int(value[0] != 0), 32, False)
             return _wrap(value[0], target.size * 8, target.kind == "u")
@@ -517,11 +520,11 @@ class _Evaluator:
         raise self._fail("unsupported member designator in offsetof")
 
 
-def target_label(ctype: _CType) -> str:
+def _label_of(ctype: _CType) -> str:
     if isinstance(ctype, _Scalar):
         return ctype.cname
     if isinstance(ctype, _Array):
-        return f"{target_label(ctype.elem)}{''.join(f'[{n}]' for n in ctype.shape)}"
+        return f"{_label_of(ctype.elem)}{''.join(f'[{n}]' for n in ctype.shape)}"
     return ctype.label
 
 
@@ -529,7 +532,7 @@ def _member_offset(
     ctype: _CType, name: str, fail: Callable[[str], SchemaError]
 ) -> tuple[_CType, int]:
     if not isinstance(ctype, _Aggregate):
-        raise fail(f"offsetof: '{target_label(ctype)}' has no member '{name}'")
+        raise fail(f"offsetof: '{_label_of(ctype)}' has no member '{name}'")
     found = _find_member(ctype, name)
     if found is None:
         raise fail(f"offsetof: {ctype.label} has no member '{name}'")
@@ -887,7 +890,7 @@ class _Preprocessor:
         def no_ident(name: str) -> _CInt:
             raise fail(f"unexpected identifier {name!r}")
 
-        evaluator = _Evaluator(no_ident, None, fail)
+        evaluator = _Evaluator(no_ident, None, fail, preprocessor=True)
         return evaluator.value(tree.ext[0].init) != 0
 
     # -- macro expansion ----------------------------------------------------
@@ -1457,7 +1460,14 @@ class _Model:
                 )
                 raise SchemaError(f"{_where(path, line)}: {what} has no fixed size; give it "
                                   "a positive length", field=path or None)  # fmt: skip
-            return _array_of(self.resolve(node.type, path, line), count)
+            array = _array_of(self.resolve(node.type, path, line), count)
+            if array.size > _MAX_NBYTES:
+                raise SchemaError(
+                    f"{_where(path, line)}: array of {array.size:,} bytes is too large for a "
+                    f"numpy dtype (at most {_MAX_NBYTES:,} bytes)",
+                    field=path or None,
+                )
+            return array
         if isinstance(node, c_ast.PtrDecl):
             return _POINTER
         if isinstance(node, c_ast.FuncDecl):
@@ -1639,11 +1649,8 @@ class _Model:
         align = 1
         anonymous = 0
         for decl in node.decls:
-            if isinstance(decl, c_ast.StaticAssert):
-                self._asserts.append(decl)
-                continue
             if not isinstance(decl, c_ast.Decl):
-                continue
+                continue  # _Static_assert (collected with the others), #pragma
             line = _line(decl)
             mpath = _join(path, decl.name) if decl.name else path
             if decl.bitsize is not None:
@@ -1719,7 +1726,14 @@ class _Model:
                 )
             seen[cname] = cline
         align = max(align, attrs.get("aligned", 1))
-        return _Aggregate(union, label, tuple(members), _roundup(size, align), align)
+        size = _roundup(size, align)
+        if size > _MAX_NBYTES:
+            raise SchemaError(
+                f"{_where(path, _line(node))}: {label} of {size:,} bytes is too large for a "
+                f"numpy dtype (at most {_MAX_NBYTES:,} bytes)",
+                field=path or None,
+            )
+        return _Aggregate(union, label, tuple(members), size, align)
 
     def check_static_asserts(self) -> None:
         for node in self._asserts:
