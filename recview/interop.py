@@ -415,7 +415,7 @@ def to_arrow(
     >>> np.array([(1, (0.5, 1.5), b"AB"), (2, (2.5, 3.5), b"XYZ")],
     ...          dtype=schema.dtype).tofile(path)
     >>> with rv.open(path, schema) as view:
-    ...     table = rv.interop.to_arrow(view)
+    ...     table = view.to_arrow()  # the same as recview.interop.to_arrow(view)
     >>> table.schema.types
     [DataType(uint64), FixedSizeListType(fixed_size_list<item: float>[2]), DataType(string)]
     >>> table.column("sym").to_pylist(), table.column("ts").to_pylist()
@@ -423,9 +423,9 @@ def to_arrow(
 
     A contiguous column is wrapped, not copied:
 
+    >>> from recview.interop import to_arrow
     >>> cols = {"x": np.arange(4.0)}
-    >>> rv.interop.to_arrow(cols).column("x").chunk(0).buffers()[1].address == (
-    ...     cols["x"].ctypes.data)
+    >>> to_arrow(cols).column("x").chunk(0).buffers()[1].address == cols["x"].ctypes.data
     True
     """
     pa = require("pyarrow", extra="arrow", purpose="recview.interop.to_arrow")
@@ -530,7 +530,7 @@ def to_pandas(
     >>> np.array([((1, 0), 9.5, b"AB"), ((2, 1), 9.75, b"XYZ")],
     ...          dtype=schema.dtype).tofile(path)
     >>> with rv.open(path, schema) as view:
-    ...     df = rv.interop.to_pandas(view)
+    ...     df = view.to_pandas()  # the same as recview.interop.to_pandas(view)
     ...     shared = np.shares_memory(df["hdr.ts"].to_numpy(), view.array)
     >>> df
        hdr.ts  hdr.kind  price  sym
@@ -658,8 +658,9 @@ def to_parquet(
     >>> with open(path, "wb") as f:
     ...     _ = f.write(b"HDR!")  # a 4-byte file header
     ...     np.array([(i, i / 4) for i in range(10)], dtype=schema.dtype).tofile(f)
-    >>> rv.interop.to_parquet(path, os.path.join(tmp, "t.parquet"), schema=schema,
-    ...                       offset=4, row_group_records=4)
+    >>> from recview.interop import to_parquet  # also rv.to_parquet
+    >>> to_parquet(path, os.path.join(tmp, "t.parquet"), schema=schema, offset=4,
+    ...            row_group_records=4)
     10
     >>> meta = pq.ParquetFile(os.path.join(tmp, "t.parquet")).metadata
     >>> [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]

@@ -636,3 +636,37 @@ def test_import_recview_does_not_import_the_extras() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_enums_on_fixed_arrays_apply_to_each_element(tmp_path: Path) -> None:
+    schema = rv.Schema._from_parts(
+        np.dtype([("codes", "<u2", (3,))]), enums={"codes": {1: "ONE", 2: "TWO"}}
+    )
+    arr = np.zeros(4, dtype=schema.dtype)
+    arr["codes"] = [[1, 2, 3], [2, 2, 1], [0, 1, 2], [1, 1, 1]]
+    names = {1: "ONE", 2: "TWO"}
+    want = [[names.get(int(v)) for v in row] for row in arr["codes"]]
+    col = interop.to_arrow(arr, schema=schema, enums="category").column("codes")
+    assert col.type == pa.list_(pa.dictionary(pa.int32(), pa.string()), 3)
+    assert col.to_pylist() == want
+    df = interop.to_pandas(arr, schema=schema, enums="category")
+    for i in range(3):
+        got = [None if pd.isna(v) else v for v in df[f"codes[{i}]"]]
+        assert got == [row[i] for row in want]
+    out = tmp_path / "codes.parquet"
+    interop.to_parquet(arr, out, schema=schema, enums="category")
+    assert pq.read_table(out).column("codes").to_pylist() == want
+
+
+def test_parquet_column_selection_and_pread_views(tmp_path: Path) -> None:
+    schema = kitchen_sink(">")
+    arr = fill(schema.dtype, 40)
+    path = write(tmp_path, arr)
+    out = tmp_path / "sel.parquet"
+    with rv.open(path, schema, mode="pread") as view:
+        interop.to_parquet(view, out, columns=["sym", "hdr.ts", "mat"], row_group_records=16)
+        want = interop.to_arrow(view, columns=["sym", "hdr.ts", "mat"])
+    back = pq.read_table(out)
+    assert back.column_names == ["sym", "hdr.ts", "mat"]
+    assert back.equals(want)
+    assert row_groups(str(out)) == [16, 16, 8]
