@@ -1460,7 +1460,14 @@ class _Model:
                 )
                 raise SchemaError(f"{_where(path, line)}: {what} has no fixed size; give it "
                                   "a positive length", field=path or None)  # fmt: skip
-            array = _array_of(self.resolve(node.type, path, line), count)
+            elem = self.resolve(node.type, path, line)
+            if elem.size % elem.align:
+                raise SchemaError(
+                    f"{_where(path, line)}: alignment of array elements is greater than "
+                    f"element size ({_label_of(elem)}: {elem.size} bytes, {elem.align}-aligned)",
+                    field=path or None,
+                )
+            array = _array_of(elem, count)
             if array.size > _MAX_NBYTES:
                 raise SchemaError(
                     f"{_where(path, line)}: array of {array.size:,} bytes is too large for a "

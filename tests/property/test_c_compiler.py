@@ -217,6 +217,9 @@ PRELUDE = """\
 enum e_small { ES_A, ES_B = 5 };
 enum e_neg { EN_A = -3, EN_B };
 enum e_big { EB_A = 0x100000000 };
+enum __attribute__((packed)) e_packed { EP_A, EP_B = 1000 };
+typedef int aint2 __attribute__((aligned(2)));
+typedef short ashort16 __attribute__((aligned(16)));
 """
 
 SCALARS = [
@@ -241,6 +244,9 @@ SCALARS = [
     "size_t",
     "ptrdiff_t",
     "void *",
+    "enum e_packed",
+    "aint2",
+    "ashort16",
     "enum e_small",
     "enum e_neg",
     "enum e_big",
@@ -283,7 +289,11 @@ def _members(draw: Any, types: list[str], names: _Names, depth: int) -> list[str
         dims = "".join(f"[{d}]" for d in draw(st.lists(st.sampled_from(DIMS), max_size=2)))
         attr = draw(st.sampled_from(FIELD_ATTRS))
         if choice <= 5 or (choice <= 7 and not types) or (choice > 7 and depth >= 1):
-            members.append(f"{draw(st.sampled_from(SCALARS))} {names()}{dims}{attr};")
+            scalar = draw(st.sampled_from(SCALARS))
+            if scalar == "ashort16":
+                dims = ""  # gcc: "alignment of array elements is greater than element size"
+            alignas = draw(st.sampled_from(["", "", "", "_Alignas(16) "]))
+            members.append(f"{alignas}{scalar} {names()}{dims}{attr};")
         elif choice <= 7:
             members.append(f"{draw(st.sampled_from(types))} {names()}{dims}{attr};")
         else:

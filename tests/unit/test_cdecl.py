@@ -735,11 +735,14 @@ def test_name_selection_refusals(source: str, name: str | None, message: str) ->
         ("_BitInt(7) x;", "_BitInt(N) is not supported"),
         ("int x __attribute__((mode(DI)));", "__attribute__((mode(...))) changes the type"),
         ("int x __attribute__((aligned(3)));", "aligned(3) is not a power of 2"),
+        ("a8 x[2];", "alignment of array elements is greater than element size (int: 4 bytes"),
     ],
 )
 def test_member_refusals_name_field_and_line(member: str, message: str) -> None:
-    err = refusal(f"struct s {{\n  char c;\n  {member}\n}};")
-    assert str(err).startswith("field 'x' (line 3): "), str(err)
+    err = refusal(
+        f"typedef int a8 __attribute__((aligned(8)));\nstruct s {{\n  char c;\n  {member}\n}};"
+    )
+    assert str(err).startswith("field 'x' (line 4): "), str(err)
     assert message in str(err)
     assert err.field == "x"
 
