@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -222,7 +223,7 @@ def test_read_array_chunks_and_values(dataset: Any) -> None:
 
 
 def test_missing_dask_gives_install_hint(dataset: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(os.sys.modules, "dask.dataframe", None)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "dask.dataframe", None)  # makes the import fail
     with pytest.raises(ImportError, match=r"pip install 'recview\[dask\]'"):
         rvd.read(dataset[0], SCHEMA, offset=HEADERS)
 

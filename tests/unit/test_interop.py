@@ -627,7 +627,7 @@ def test_missing_extra_gives_install_hint(
 
 def test_import_recview_does_not_import_the_extras() -> None:
     code = (
-        "import sys, recview, recview.interop, recview._extras\n"
+        "import sys, recview, recview.interop, recview.dask, recview._extras\n"
         "heavy = [m for m in ('pyarrow', 'pandas', 'dask', 'distributed') if m in sys.modules]\n"
         "print(heavy)\n"
     )
