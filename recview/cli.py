@@ -620,6 +620,7 @@ class RowWriter:
         self.index = index and fmt == "table"
         self.style = style or _Style(False)
         self.rows = 0
+        self._started = False
         self._widths: list[int] | None = None
         self._right: list[bool] = []
         self._csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
@@ -634,10 +635,15 @@ class RowWriter:
             self._write_table(arr, first, step)
         self.rows += len(arr)
 
+    def _csv_header(self) -> None:
+        assert self._csv is not None
+        if not self._started:
+            self._started = True
+            self._csv.writerow([n for c in self.columns for n in c.flat_names()])
+
     def _write_csv(self, arr: NDArray) -> None:
         assert self._csv is not None
-        if self.rows == 0:
-            self._csv.writerow([n for c in self.columns for n in c.flat_names()])
+        self._csv_header()
         cols = [[text_of(v) for v in vals] for c in self.columns for vals in c.flat_values(arr)]
         self._csv.writerows(zip(*cols, strict=True))
 
@@ -657,8 +663,17 @@ class RowWriter:
         cells = [[_cut(s) for s in col] for col in cols]
         if self.index:
             cells.insert(0, [str(first + i * step) for i in range(len(arr))])
-        names = (["#"] if self.index else []) + [c.name for c in self.columns]
+        widths, right = self._table_header(cells)
+        for row in zip(*cells, strict=True):
+            line = "  ".join(
+                s.rjust(w) if r else s.ljust(w) for s, w, r in zip(row, widths, right, strict=True)
+            )
+            self.out.write(line.rstrip() + "\n")
+
+    def _table_header(self, cells: list[list[str]]) -> tuple[list[int], list[bool]]:
+        """Column widths (from the first cells) and alignment; writes the header once."""
         if self._widths is None:
+            names = (["#"] if self.index else []) + [c.name for c in self.columns]
             self._widths = [
                 max([len(n), *(len(s) for s in col)]) for n, col in zip(names, cells, strict=True)
             ]
@@ -672,15 +687,14 @@ class RowWriter:
             )
             self.out.write(f"{st.bold}{head.rstrip()}{st.reset}\n")
             self.out.write("  ".join("-" * w for w in self._widths) + "\n")
-        widths, right = self._widths, self._right
-        for row in zip(*cells, strict=True):
-            line = "  ".join(
-                s.rjust(w) if r else s.ljust(w) for s, w, r in zip(row, widths, right, strict=True)
-            )
-            self.out.write(line.rstrip() + "\n")
+        return self._widths, self._right
 
     def close(self) -> None:
-        """Finish the output (closes the JSON array)."""
+        """Finish the output: the header of an empty table or CSV, the end of JSON."""
+        if self.fmt == "csv":
+            self._csv_header()
+        if self.fmt == "table":
+            self._table_header([[] for _ in range(len(self.columns) + self.index)])
         if self.fmt == "json":
             self.out.write("[]\n" if self.rows == 0 else "\n]\n")
         self.out.flush()

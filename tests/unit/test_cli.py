@@ -1086,3 +1086,53 @@ def test_load_schema_rejects_what_is_not_a_schema(tmp_path: Path) -> None:
         load_schema("  ")
     with pytest.raises(rv.SchemaError, match="not valid JSON"):
         load_schema("{not json")
+
+
+def test_an_empty_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "empty.bin"
+    path.write_bytes(b"")
+    assert run(capsys, "head", path, "-s", "u8,f8")[1].splitlines()[0].split() == ["#", "f0", "f1"]
+    assert run(capsys, "head", path, "-s", "u8,f8", "--format", "csv")[1] == "f0,f1\n"
+    assert json.loads(run(capsys, "tail", path, "-s", "u8,f8", "--format", "json")[1]) == []
+    code, out, _ = run(capsys, "stats", path, "-s", "u8,f8", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["fields"]["f1"] == {
+        "type": "<f8", "count": 0, "nan": 0, "min": None, "max": None, "mean": None,
+    }  # fmt: skip
+    assert run(capsys, "convert", path, "-s", "u8,f8", "-o", tmp_path / "e.npy")[0] == 0
+    assert np.load(tmp_path / "e.npy").shape == (0,)
+    assert run(capsys, "inspect", path, "-s", "u8,f8")[0] == 2
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _doc_session() -> list[tuple[str, str]]:
+    """(command, output) pairs of the console session in docs/cli.md."""
+    text = (REPO / "docs" / "cli.md").read_text()
+    block = text.split("```console\n", 1)[1].split("```", 1)[0]
+    pairs: list[tuple[str, str]] = []
+    for chunk in block.split("$ recview ")[1:]:
+        command, _, output = chunk.partition("\n")
+        pairs.append((command, output.rstrip("\n") + "\n"))
+    return pairs
+
+
+def test_docs_session_is_what_the_cli_prints(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deterministic part of the docs/cli.md session (README copies it)."""
+    import shlex
+
+    monkeypatch.chdir(REPO)
+    monkeypatch.delitem(sys.modules, "samples.schemas", raising=False)
+    checked = 0
+    for command, expected in _doc_session():
+        argv = shlex.split(command)
+        if argv[0] not in ("info", "head", "tail", "slice", "inspect"):
+            continue
+        code, out, err = run(capsys, *argv)
+        assert (code, err) == (0, ""), command
+        assert out == expected, command
+        checked += 1
+    assert checked >= 5
