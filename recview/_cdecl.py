@@ -35,8 +35,10 @@ Supported C
   one line.
 * Attributes, GNU ``__attribute__((...))`` or C23 ``[[gnu::...]]``:
   ``packed`` and ``aligned(N)`` on structs, unions, enums, members and typedefs;
-  ``_Alignas``/``alignas``; other attributes are ignored, except ``mode`` and
-  ``vector_size``, which change a type and are refused. Common glibc and Linux
+  ``_Alignas``/``alignas``; ``scalar_storage_order("big-endian")`` on a struct
+  or union (its scalar and array-of-scalar members take that byte order, as in
+  GCC); other attributes are ignored, except ``mode`` and ``vector_size``,
+  which change a type and are refused. Common glibc and Linux
   decorations (``__THROW``, ``__attribute_nonstring__``, ``__packed``...) are
   predefined away.
 * ``_Static_assert`` in the source is checked when it can be evaluated.
@@ -95,6 +97,7 @@ __all__ = ["CLayout", "parse_c"]
 _SOURCE_FILE = "<c>"
 _MAX_ALIGN = 16  # __attribute__((aligned)) with no argument: the largest alignment (x86-64)
 _LP64_POINTER = 8
+_STORAGE_ORDERS = {"default": 0, "little-endian": 1, "big-endian": 2}
 _MAX_NBYTES = 2**31 - 1  # numpy keeps dtype sizes and subarray dimensions in a C int
 
 
@@ -159,6 +162,7 @@ class _Aggregate:
     members: tuple[_Member, ...]
     size: int
     align: int
+    byteorder: str | None = None  # __attribute__((scalar_storage_order(...)))
 
 
 _CType: TypeAlias = "_Scalar | _Array | _Aggregate"
@@ -1547,6 +1551,15 @@ class _Model:
                 )
             if name == "packed":
                 values["packed"] = 1
+            elif name == "scalar_storage_order":
+                order = (attr.arguments or "").strip().strip('"')
+                if order not in _STORAGE_ORDERS:
+                    raise SchemaError(
+                        f"{_where(path, line)}: scalar_storage_order({attr.arguments}) must be "
+                        '"big-endian", "little-endian" or "default"',
+                        field=path or None,
+                    )
+                values["scalar_storage_order"] = _STORAGE_ORDERS[order]
             elif name == "aligned":
                 if attr.arguments is None or not attr.arguments.strip():
                     n = _MAX_ALIGN
@@ -1651,6 +1664,7 @@ class _Model:
             path,
             _line(node),
         )
+        order = {1: "<", 2: ">"}.get(attrs.get("scalar_storage_order", 0))
         members: list[_Member] = []
         offset = size = 0
         align = 1
@@ -1711,7 +1725,9 @@ class _Model:
             align = max(align, field_align)
             if decl.name is not None:
                 members.append(_Member(decl.name, ctype, moffset, line))
-            elif isinstance(ctype, _Aggregate) and ctype.union == union:
+            elif (
+                isinstance(ctype, _Aggregate) and ctype.union == union and ctype.byteorder == order
+            ):
                 members.extend(replace(m, offset=moffset + m.offset) for m in ctype.members)
             else:
                 members.append(_Member(f"_anon{anonymous}", ctype, moffset, line, True))
@@ -1740,7 +1756,7 @@ class _Model:
                 f"numpy dtype (at most {_MAX_NBYTES:,} bytes)",
                 field=path or None,
             )
-        return _Aggregate(union, label, tuple(members), size, align)
+        return _Aggregate(union, label, tuple(members), size, align, order)
 
     def check_static_asserts(self) -> None:
         for node in self._asserts:
@@ -1775,24 +1791,29 @@ def _to_dtype(
     byteorder: str,
     unions: set[str],
     enums: dict[str, dict[int, str]],
+    scalar_order: str | None = None,
 ) -> np.dtype[Any]:
+    """The numpy dtype of a C type; ``byteorder`` is the dump's, ``scalar_order``
+    the enclosing struct's scalar_storage_order (GCC: it reaches scalar and
+    array-of-scalar members only, never nested structs)."""
     if isinstance(ctype, _Scalar):
         if ctype.names is not None:
             enums[path] = dict(ctype.names)
-        return _scalar_dtype(ctype, byteorder)
+        return _scalar_dtype(ctype, scalar_order or byteorder)
     if isinstance(ctype, _Array):
         elem = ctype.elem
         if isinstance(elem, _Scalar) and elem.kind == "S":
             chars = np.dtype(f"S{ctype.shape[-1]}")
             return chars if len(ctype.shape) == 1 else np.dtype((chars, ctype.shape[:-1]))
-        return np.dtype((_to_dtype(elem, path, byteorder, unions, enums), ctype.shape))
+        inner = _to_dtype(elem, path, byteorder, unions, enums, scalar_order)
+        return np.dtype((inner, ctype.shape))
     if ctype.union:
         unions.add(path)
     return np.dtype(
         {
             "names": [m.name for m in ctype.members],
             "formats": [
-                _to_dtype(m.ctype, _join(path, m.name), byteorder, unions, enums)
+                _to_dtype(m.ctype, _join(path, m.name), byteorder, unions, enums, ctype.byteorder)
                 for m in ctype.members
             ],
             "offsets": [m.offset for m in ctype.members],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -354,3 +355,38 @@ def test_random_structs_match_the_compiler(
 ) -> None:
     source, records = header
     check_against_compiler(source, records, tmp_path, packed=packed)
+
+
+def test_scalar_storage_order_reads_the_bytes_gcc_wrote(tmp_path: Path) -> None:
+    header = """
+        #include <stdint.h>
+        struct plain { uint32_t p; int16_t q; };
+        struct __attribute__((scalar_storage_order("big-endian"))) be {
+            uint32_t a; int16_t b[2]; double d; struct plain inner; uint8_t c;
+        };
+    """
+    program = (
+        "#include <stdio.h>\n" + header + "int main(void) {\n"
+        "    struct be r = {0x01020304u, {-2, 300}, 1.5, {0x0a0b0c0du, -7}, 9};\n"
+        "    fwrite(&r, sizeof r, 1, stdout);\n    return 0;\n}\n"
+    )
+    (tmp_path / "sso.c").write_text(program)
+    assert CC is not None
+    subprocess.run(
+        [CC, "-o", str(tmp_path / "sso"), str(tmp_path / "sso.c")], check=True, timeout=120
+    )
+    raw = subprocess.run([str(tmp_path / "sso")], check=True, capture_output=True).stdout
+    native = "<" if sys.byteorder == "little" else ">"
+    for byteorder in ("<", ">"):
+        dt = parse_c(header, "be", byteorder=byteorder).dtype
+        assert dt["a"].str == ">u4"
+        assert dt["inner"]["p"].str == f"{byteorder}u4"  # nested structs keep their own order
+        if byteorder != native:
+            continue  # the dump was written on this machine
+        assert dt.itemsize == len(raw)
+        record = np.frombuffer(raw, dtype=dt)[0]
+        assert record["a"] == 0x01020304
+        assert record["b"].tolist() == [-2, 300]
+        assert record["d"] == 1.5
+        assert (record["inner"]["p"], record["inner"]["q"]) == (0x0A0B0C0D, -7)
+        assert record["c"] == 9

@@ -442,6 +442,27 @@ def test_gnu_packed_and_aligned_attributes_follow_gcc() -> None:
             assert dt.fields[dt.names[1]][1] == offset, name
 
 
+def test_scalar_storage_order_sets_the_byte_order_of_its_own_scalars() -> None:
+    layout = parse_c(
+        """
+        struct __attribute__((scalar_storage_order("big-endian"))) be {
+            uint32_t a; int16_t v[2]; struct { uint16_t lo; } nested; uint8_t c;
+        };
+        struct host { uint16_t h; struct be b;
+                      struct [[gnu::scalar_storage_order("big-endian")]] { uint16_t x; }; };
+        """,
+        "host",
+    )
+    dt = layout.dtype
+    assert (dt["h"].str, dt["b"]["a"].str, dt["b"]["v"].base.str) == ("<u2", ">u4", ">i2")
+    assert dt["b"]["nested"]["lo"].str == "<u2"
+    # an anonymous member with another byte order stays nested rather than flattened
+    assert dt.names == ("h", "b", "_anon0")
+    assert dt["_anon0"]["x"].str == ">u2"
+    err = refusal('struct __attribute__((scalar_storage_order("middle"))) s { int x; };')
+    assert 'scalar_storage_order("middle") must be "big-endian"' in str(err)
+
+
 def test_pragma_pack_push_pop_and_reset() -> None:
     source = """
         #pragma pack(push, 2)
