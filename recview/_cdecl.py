@@ -29,7 +29,9 @@ Supported C
 * Preprocessor: comments, line continuations, ``#define`` (object- and
   function-like, variadic; ``#``/``##`` are refused), ``#undef``,
   ``#if/#ifdef/#ifndef/#elif/#else/#endif`` with ``defined``, include guards,
-  ``#include`` (dropped: system headers are not read), ``#pragma pack(N)``,
+  ``#include`` (dropped: system headers are not read; what GCC predefines for
+  an LP64 target is defined, e.g. ``__LP64__``, ``__SIZEOF_LONG__``, and
+  ``__BYTE_ORDER__`` following ``byteorder``), ``#pragma pack(N)``,
   ``pack(push[, N])``, ``pack(pop)``, ``pack()``, ``#error`` (a
   :class:`~recview.errors.SchemaError`). Function-like macro calls must fit on
   one line.
@@ -83,6 +85,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
@@ -616,7 +619,16 @@ class _Macro:
 
 def _predefined() -> dict[str, _Macro]:
     object_like = {
+        # what GCC predefines for an LP64 target (the byte order is set per call)
         "__LP64__": "1", "_LP64": "1", "__CHAR_BIT__": "8", "CHAR_BIT": "8", "__STDC__": "1",
+        "__ORDER_LITTLE_ENDIAN__": "1234", "__ORDER_BIG_ENDIAN__": "4321",
+        "__ORDER_PDP_ENDIAN__": "3412", "__SIZEOF_SHORT__": "2", "__SIZEOF_INT__": "4",
+        "__SIZEOF_LONG__": "8", "__SIZEOF_LONG_LONG__": "8", "__SIZEOF_POINTER__": "8",
+        "__SIZEOF_SIZE_T__": "8", "__SIZEOF_FLOAT__": "4", "__SIZEOF_DOUBLE__": "8",
+        "__SIZEOF_WCHAR_T__": "4",
+        # glibc's <bits/wordsize.h>, <bits/timesize.h>, <endian.h> on every LP64 target
+        "__WORDSIZE": "64", "__TIMESIZE": "64", "__LITTLE_ENDIAN": "1234",
+        "__BIG_ENDIAN": "4321", "__PDP_ENDIAN": "3412",
         # glibc <sys/cdefs.h> and Linux decorations of declarations
         "__BEGIN_DECLS": "", "__END_DECLS": "", "__THROW": "", "__THROWNL": "", "__wur": "",
         "__attribute_nonstring__": "", "__attribute_pure__": "", "__attribute_const__": "",
@@ -626,7 +638,7 @@ def _predefined() -> dict[str, _Macro]:
         "__signed__": "signed", "__signed": "signed", "__always_inline": "inline",
         "__packed": "__attribute__((packed))", "__user": "", "__kernel": "", "__iomem": "",
         "__bitwise": "", "__force": "", "__le16": "__u16", "__be16": "__u16",
-        "__le32": "__u32", "__be32": "__u32", "__le64": "__u64", "__be64": "__u64",
+        "__le32": "__u32", "__be32": "__u32", "__le64": "__u64", "__be64": "__u64", "__sum16": "__u16", "__wsum": "__u32",
     }  # fmt: skip
     function_like = {
         "__nonnull": ("params",),
@@ -697,8 +709,12 @@ def _logical_lines(source: str) -> Iterator[tuple[int, str, int]]:
 class _Preprocessor:
     """Just enough of the C preprocessor for headers: see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, byteorder: str) -> None:
         self.macros: dict[str, _Macro] = dict(_PREDEFINED)
+        big = byteorder == ">" or (byteorder == "=" and sys.byteorder == "big")
+        for name in ("__BYTE_ORDER__", "__BYTE_ORDER", "__FLOAT_WORD_ORDER__"):
+            body = "4321" if big else "1234"
+            self.macros[name] = _Macro(name, None, None, (body,), 0)
         self._pack: int | None = None
         self._pack_stack: list[tuple[str | None, int | None]] = []
         self._pack_lines: list[int] = [0]
@@ -1208,10 +1224,10 @@ def _parse(text: str) -> tuple[Any, set[str]]:
 
 
 @functools.lru_cache(maxsize=32)
-def _front_end(source: str) -> tuple[_Preprocessor, Any, frozenset[str]]:
+def _front_end(source: str, byteorder: str) -> tuple[_Preprocessor, Any, frozenset[str]]:
     """Preprocess and parse once per source text: picking several records from one
     header (or the same schema again) reuses the tree, which is never mutated."""
-    pre = _Preprocessor()
+    pre = _Preprocessor(byteorder)
     ast, unknown = _parse(pre.run(source))
     return pre, ast, frozenset(unknown)
 
@@ -1672,7 +1688,7 @@ class _Model:
         for decl in node.decls:
             if not isinstance(decl, c_ast.Decl):
                 continue  # _Static_assert (collected with the others), #pragma
-            line = _line(decl)
+            line = _line(decl) or _line(decl.bitsize) or _line(decl.type)
             mpath = _join(path, decl.name) if decl.name else path
             if decl.bitsize is not None:
                 bits = self.constant(decl.bitsize, mpath, line)
@@ -1881,7 +1897,7 @@ def parse_c(
         raise SchemaError(f"byteorder must be '<', '>' or '=', got {byteorder!r}")
     if not isinstance(source, str):
         raise SchemaError(f"C source must be a str, got {type(source).__name__}")
-    pre, ast, unknown = _front_end(source)
+    pre, ast, unknown = _front_end(source, byteorder)
     model = _Model(ast, unknown, pre, packed=packed)
     record = model.layout(model.select(name), "")
     model.check_static_asserts()

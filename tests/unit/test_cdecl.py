@@ -568,6 +568,27 @@ def test_preprocessor_arithmetic_is_intmax() -> None:
     assert parse_c(source).dtype.names == ("ok",)
 
 
+@pytest.mark.parametrize(("byteorder", "first"), [("<", "lo"), (">", "hi")])
+def test_byte_order_macros_follow_the_byteorder_argument(byteorder: str, first: str) -> None:
+    source = """
+        struct pair {
+        #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ && __BYTE_ORDER == __BIG_ENDIAN
+            uint16_t hi, lo;
+        #else
+            uint16_t lo, hi;
+        #endif
+        #if __WORDSIZE == 64 && __SIZEOF_LONG__ == 8 && defined(__LP64__)
+            long lp64;
+        #endif
+        };
+    """
+    assert parse_c(source, byteorder=byteorder).dtype.names == (
+        first,
+        "hilo".replace(first, ""),
+        "lp64",
+    )
+
+
 def test_real_header_noise_is_handled() -> None:
     dt = parse_c(REAL_HEADER).dtype
     assert dt.names == ("ts", "name", "slots", "pad", "flags")
