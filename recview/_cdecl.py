@@ -33,8 +33,8 @@ Supported C
   an LP64 target is defined, e.g. ``__LP64__``, ``__SIZEOF_LONG__``, and
   ``__BYTE_ORDER__`` following ``byteorder``), ``#pragma pack(N)``,
   ``pack(push[, N])``, ``pack(pop)``, ``pack()``, ``#error`` (a
-  :class:`~recview.errors.SchemaError`). Function-like macro calls must fit on
-  one line.
+  :class:`~recview.errors.SchemaError`). Function-like macro calls and
+  ``__attribute__((...))`` must fit on one line.
 * Attributes, GNU ``__attribute__((...))`` or C23 ``[[gnu::...]]``:
   ``packed`` and ``aligned(N)`` on structs, unions, enums, members and typedefs;
   ``_Alignas``/``alignas``; ``scalar_storage_order("big-endian")`` on a struct
@@ -55,7 +55,8 @@ Documented choices
 * **long double** is refused: its format is platform-specific (x87 80-bit in
   16 bytes on x86-64, IEEE binary128 on aarch64). Declare
   ``_Alignas(16) uint8_t x[16]`` to keep the layout. ``__int128``,
-  ``_Complex``, ``_BitInt`` and ``_Decimal*`` are refused likewise.
+  ``_Float128``, ``_Complex``, ``_BitInt`` and ``_Decimal*`` are refused
+  likewise.
 * **char**: plain ``char`` (and arrays of it, the last dimension) becomes numpy
   bytes ``S<n>``; ``signed char``, ``unsigned char``, ``int8_t``, ``uint8_t``
   are integers.
@@ -72,12 +73,17 @@ Documented choices
   record is itself a union, the path is ``""``.
 * **packed=True** lays out as ``gcc -fpack-struct`` does, as if every struct
   and union carried ``__attribute__((packed))``: members are 1-byte aligned
-  (no padding) unless an ``aligned`` attribute or ``_Alignas`` asks for more.
+  (no padding) unless an ``aligned`` attribute or ``_Alignas`` on the member
+  asks for more; ``#pragma pack`` then changes nothing (as in GCC).
 * **byteorder** applies to every multi-byte number; ``"="`` means native.
 * Zero-length arrays (``int x[0]``), flexible array members (``int x[]``),
-  empty structs, ``void`` members and structs that contain themselves are
-  refused; so are unknown types and identifiers, each error naming the
-  dotted field path and the C line number.
+  empty structs, ``void`` members, structs that contain themselves and arrays
+  of over-aligned elements (which GCC refuses too) are refused; so are unknown
+  types and identifiers, each error naming the dotted field path and the C
+  line number. Only what the chosen record uses must be understood: an
+  unknown type in another struct of the header is no error.
+* The preprocessed, parsed source is cached (32 sources), so picking several
+  records from one header parses it once.
 """
 
 from __future__ import annotations
@@ -232,7 +238,10 @@ _REFUSED_TYPES = {
     "_Complex": "complex types are not supported; declare the real and imaginary parts "
     "as an array of two floats",
     "_Float128": "numpy has no portable 128-bit float; declare it as _Alignas(16) uint8_t NAME[16]",
+    "_Decimal": "decimal floating point has no numpy dtype; declare it as an unsigned "
+    "integer of its size",
 }
+_WIDE_FLOATS = ("_Float128", "__float128", "_Float64x", "__float80", "__ibm128")
 
 
 def _base_type(names: Sequence[str]) -> _Scalar | str:
@@ -247,6 +256,10 @@ def _base_type(names: Sequence[str]) -> _Scalar | str:
         return f"'{spelled}' is not a valid C type"
     if "_Complex" in rest or "__complex__" in rest:
         return f"'{spelled}' is not supported: {_REFUSED_TYPES['_Complex']}"
+    if any(w.startswith("_Decimal") for w in rest):
+        return f"'{spelled}' is not supported: {_REFUSED_TYPES['_Decimal']}"
+    if any(w in _WIDE_FLOATS for w in rest):
+        return f"'{spelled}' is not supported: {_REFUSED_TYPES['_Float128']}"
     if "__int128" in rest or "__int128_t" in rest or "__uint128_t" in rest:
         return f"'{spelled}' is not supported: {_REFUSED_TYPES['__int128']}"
     if rest in (["double"],) and longs == 1 and not signed and not unsigned:
@@ -1523,7 +1536,8 @@ class _Model:
             return self._typedef(names[0], path)
         if len(names) == 1 and names[0] in _BUILTIN_TYPEDEFS:
             return _BUILTIN_TYPEDEFS[names[0]]
-        if len(names) == 1 and names[0] in self._unknown:
+        refused = (*_WIDE_FLOATS, "__int128_t", "__uint128_t")
+        if len(names) == 1 and names[0] in self._unknown and names[0] not in refused:
             raise SchemaError(
                 f"{_where(path, line)}: unknown C type {names[0]!r} (not a C or <stdint.h> "
                 "type, and the source has no typedef for it)",
