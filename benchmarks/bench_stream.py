@@ -79,7 +79,18 @@ def start_writer(total: int, pipe_size: int = 0) -> tuple[int, subprocess.Popen[
 
 
 def bare_loop(f: object, buffer_size: int) -> int:
-    buffer = bytearray(buffer_size)
+    """``readinto`` one plain ``bytearray`` until EOF: what a user would write."""
+    return readinto_loop(f, bytearray(buffer_size))
+
+
+def aligned_loop(f: object, buffer_size: int) -> int:
+    """The same into a 64-byte-aligned buffer: the kernel's copy at its fastest."""
+    raw = np.empty(buffer_size + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    return readinto_loop(f, raw[start : start + buffer_size].data)
+
+
+def readinto_loop(f: object, buffer: bytearray | memoryview) -> int:
     readinto = f.readinto  # type: ignore[attr-defined]
     total = 0
     while True:
@@ -125,34 +136,31 @@ def bench_pipe(quick: bool) -> dict[str, object]:
     results: dict[str, object] = {"bytes": total, "runs": runs}
     print(f"\n## pipe: {total / MIB:.0f} MiB per run, median of {runs} alternating runs")
     print(
-        "| file object | pipe size | bare readinto MiB/s | rv.stream MiB/s | ratio | CPU s/GiB bare / stream |"
+        "| file object | pipe size | bare MiB/s | bare aligned MiB/s | rv.stream MiB/s "
+        "| stream / bare | stream / aligned | CPU s/GiB bare, aligned, stream |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     cases = [
         ("FileIO (buffering=0)", 0, 0),
         ("BufferedReader (like sys.stdin.buffer)", -1, 0),
         ("FileIO (buffering=0)", 0, MIB),
     ]
+    readers = {"bare": bare_loop, "aligned": aligned_loop, "stream": default_stream_loop}
     for label_, buffering, pipe_size in cases:
-        bare, streamed = [], []
+        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in readers}
         for _ in range(runs):
-            bare.append(timed_pipe_run(bare_loop, total, buffering, pipe_size))
-            streamed.append(timed_pipe_run(default_stream_loop, total, buffering, pipe_size))
-        b = statistics.median(x[0] for x in bare)
-        s = statistics.median(x[0] for x in streamed)
-        bc = statistics.median(x[1] for x in bare)
-        sc = statistics.median(x[1] for x in streamed)
-        ratios = sorted(y[0] / x[0] for x, y in zip(bare, streamed, strict=True))
+            for name, reader in readers.items():
+                samples[name].append(timed_pipe_run(reader, total, buffering, pipe_size))
+        speed = {name: statistics.median(x[0] for x in found) for name, found in samples.items()}
+        cpu = {name: statistics.median(x[1] for x in found) for name, found in samples.items()}
         size = f"{pipe_size >> 10} KiB" if pipe_size else "64 KiB (default)"
-        results[f"{label_} / {size}"] = {
-            "bare": b,
-            "stream": s,
-            "ratio": s / b,
-            "pairwise_ratios": ratios,
-            "cpu_bare": bc,
-            "cpu_stream": sc,
-        }
-        print(f"| {label_} | {size} | {b:,.0f} | {s:,.0f} | {s / b:.3f} | {bc:.2f} / {sc:.2f} |")
+        results[f"{label_} / {size}"] = {"speed": speed, "cpu": cpu, "samples": samples}
+        print(
+            f"| {label_} | {size} | {speed['bare']:,.0f} | {speed['aligned']:,.0f} "
+            f"| {speed['stream']:,.0f} | {speed['stream'] / speed['bare']:.2f} "
+            f"| {speed['stream'] / speed['aligned']:.2f} "
+            f"| {cpu['bare']:.2f}, {cpu['aligned']:.2f}, {cpu['stream']:.2f} |"
+        )
     return results
 
 
@@ -219,8 +227,8 @@ def peak_rss_kib() -> int:
 def child_sweep(source: str, buffer_size: int, total: int, path: str) -> None:
     """In a fresh process: stream *total* bytes; print throughput, CPU and RSS (JSON).
 
-    ``buffer_size`` 0 runs the reference instead: a bare ``readinto`` loop
-    into one 1 MiB ``bytearray``. The consumer only counts records, as the
+    ``buffer_size`` 0 runs a reference instead: a bare ``readinto`` loop
+    into one 1 MiB ``bytearray`` (-1: into a 64-byte-aligned 1 MiB buffer). The consumer only counts records, as the
     bare loop only counts bytes.
     """
     if source == "pipe":
@@ -232,7 +240,10 @@ def child_sweep(source: str, buffer_size: int, total: int, path: str) -> None:
     before = peak_rss_kib()
     cpu = time.process_time()
     start = time.perf_counter()
-    nbytes = stream_loop(f, buffer_size) if buffer_size else bare_loop(f, MIB)
+    if buffer_size > 0:
+        nbytes = stream_loop(f, buffer_size)
+    else:  # the references: 0 a plain bytearray, -1 an aligned buffer, of 1 MiB
+        nbytes = (aligned_loop if buffer_size else bare_loop)(f, MIB)
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu
     after = peak_rss_kib()
@@ -265,7 +276,7 @@ def bench_sweep(quick: bool, plot: Path | None) -> dict[str, object]:
     # machine load (this machine is shared and noisy).
     for _ in range(runs):
         for source in ("pipe", "file"):
-            for size in [0, *sizes]:  # 0: the bare readinto loop
+            for size in [0, -1, *sizes]:  # 0, -1: the bare readinto loops
                 done = subprocess.run(
                     [sys.executable, __file__, "_child", source, str(size), str(total), str(path)],
                     capture_output=True,
@@ -283,25 +294,27 @@ def bench_sweep(quick: bool, plot: Path | None) -> dict[str, object]:
         for source in ("pipe", "file")
     }
     bare = {source: rows[source].pop(0) for source in rows}
+    aligned = {source: rows[source].pop(-1) for source in rows}
     print(f"\n## buffer-size sweep: {total / MIB:.0f} MiB per run, median of {runs}")
     print(
         "| buffer | pipe MiB/s | pipe CPU s/GiB | file MiB/s | file CPU s/GiB "
         "| peak RSS MiB (growth) |"
     )
     print("|---:|---:|---:|---:|---:|---:|")
-    for size in [0, *sizes]:
+    references = {0: bare, -1: aligned}
+    for size in [0, -1, *sizes]:
         cells = []
         for source in ("pipe", "file"):
-            row = bare[source] if size == 0 else rows[source][size]
+            row = references[size][source] if size <= 0 else rows[source][size]
             cells.append(f"{row['mib_s']:,.0f} | {row['cpu_s_per_gib']:.2f}")
-        row = bare["file"] if size == 0 else rows["file"][size]
-        name = "bare readinto, 1 MiB" if size == 0 else label(size)
+        row = references[size]["file"] if size <= 0 else rows["file"][size]
+        name = {0: "bare readinto, 1 MiB", -1: "bare, aligned, 1 MiB"}.get(size, label(size))
         rss = f"{row['peak_rss_mib']:.1f} ({row['rss_growth_mib']:+.1f})"
         print(f"| {name} | {' | '.join(cells)} | {rss} |")
     if plot is not None:
-        draw(rows, bare, sizes, plot)
+        draw(rows, bare, aligned, sizes, plot)
         print(f"\nplot: {plot}")
-    return {"bytes": total, "runs": runs, "rows": rows, "bare": bare}
+    return {"bytes": total, "runs": runs, "rows": rows, "bare": bare, "aligned": aligned}
 
 
 def label(size: int) -> str:
@@ -311,6 +324,7 @@ def label(size: int) -> str:
 def draw(
     rows: dict[str, dict[int, dict[str, float]]],
     bare: dict[str, dict[str, float]],
+    aligned: dict[str, dict[str, float]],
     sizes: list[int],
     path: Path,
 ) -> None:
@@ -336,6 +350,13 @@ def draw(
             )
             axis.axhline(
                 bare[source][key], color=color, linestyle=":", label=f"bare readinto, {source}"
+            )
+            axis.axhline(
+                aligned[source][key],
+                color=color,
+                linestyle="-.",
+                linewidth=1,
+                label=f"bare, aligned, {source}",
             )
         axis.set_ylabel(title)
         axis.grid(True, alpha=0.3)

@@ -75,7 +75,7 @@ def test_released_buffer_is_reused_at_the_same_address() -> None:
     again = pool.acquire()
     assert address(again) == where
     assert pool.stats() == PoolStats(
-        hits=1, misses=1, outstanding=1, pooled=1, overflow=0, nbytes=64
+        hits=1, misses=1, outstanding=1, pooled=1, overflow=0, nbytes=64 + 64
     )
 
 
@@ -102,6 +102,23 @@ def test_derived_reference_keeps_buffer_out_of_the_pool(derive: object) -> None:
     assert bytes(memoryview(derived).cast("B")) == b"\xab" * memoryview(derived).nbytes
     del derived
     assert address(pool.acquire()) == where
+
+
+@pytest.mark.parametrize("phase", [0, 1, 17, 63, 64, 100])
+def test_acquire_places_the_array_at_the_requested_phase(phase: int) -> None:
+    pool = BufferPool(buffer_size=256, max_buffers=2)
+    for nbytes in (256, 10, 1000):  # pooled, pooled, beyond the pool
+        assert address(pool.acquire(nbytes, phase=phase)) % 64 == phase % 64
+
+
+def test_batches_have_the_alignment_of_their_stream_position() -> None:
+    # A buffer starts where the stream is: its address mod 64 equals the
+    # stream offset mod 64, so that the kernel's copy is aligned.
+    pool = BufferPool(buffer_size=20 * 10, max_buffers=3)
+    position = 37
+    for batch in stream(io.BytesIO(b"h" * 37 + trades(95).tobytes()), TRADE, offset=37, pool=pool):
+        assert address(batch) % 64 == position % 64
+        position += batch.nbytes
 
 
 def test_steady_use_alternates_between_two_warm_buffers() -> None:
@@ -139,7 +156,7 @@ def test_when_all_buffers_are_held_acquire_allocates_beyond_the_pool() -> None:
     assert [int(array[0]) for array in held] == [0, 1, 2, 3, 4]  # all distinct
     stats = pool.stats()
     assert (stats.misses, stats.overflow, stats.pooled, stats.outstanding) == (5, 3, 2, 5)
-    assert stats.nbytes == 256  # the pool keeps only its own buffers
+    assert stats.nbytes == 2 * (128 + 64)  # only its own buffers, with their slack
     del held, array
     gc.collect()
     stats = pool.stats()
