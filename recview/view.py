@@ -21,8 +21,9 @@ import os
 import stat
 import time
 import warnings
+import weakref
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 
@@ -184,7 +185,12 @@ class View:
         self._truncated: TruncatedError | None = None
         self._map: _mapping.Mapping | None = None
         self._array: np.ndarray[Any, Any] = self._empty()
-        self._count = 0
+        self._count = 0  # records the view holds (len(view))
+        self._mapped = 0  # records self._map/self._array cover (<= _count; mmap mode)
+        # Mappings replaced by a growth that arrays may still view: a fault in
+        # any of them (the user read zeros) is a truncation of this view.
+        self._old_maps: list[tuple[weakref.ref[Any], _mapping.Mapping]] = []
+        self._lost_pages = False
         self._faults_seen = _mapping.fault_count()
         fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
@@ -196,11 +202,12 @@ class View:
 
                 fcntl.flock(fd, fcntl.LOCK_SH)
             self._fd = fd
-            n = self._count_records(st.st_size, trailing)
+            self._count = self._count_records(st.st_size, trailing)
             if mode == "mmap":
+                # The mapping itself is made by the first read (_arr): a file
+                # cut between this fstat and that mmap is then a truncation
+                # of an open view, reported like any other.
                 _mapping.ensure_guard()
-                self._remap(n, st.st_size)
-            self._count = n
         except BaseException:
             self._closed = True  # so that __del__ does not close a reused fd number
             os.close(fd)
@@ -249,34 +256,79 @@ class View:
         return n
 
     def _remap(self, n: int, size: int) -> None:
-        """Map records ``0..n`` (mmap mode); old arrays keep the old mapping."""
+        """Map records ``0..n`` (mmap mode); old arrays keep the old mapping.
+
+        ``size`` is the file size the caller saw (for the error message).
+        """
         nbytes = n * self._itemsize
         if nbytes == 0:
             self._map, self._array = None, self._empty()
             return
         try:
             new = _mapping.Mapping(self._fd, self._offset, nbytes, path=self._path)
-        except (ValueError, OSError):
-            # The file shrank between fstat and mmap (mmap refuses to map past EOF).
-            now = os.fstat(self._fd).st_size
-            if now < self._offset + nbytes:
-                self._mark_truncated(size, now)
-            raise
+        except ValueError:
+            # The file is shorter than it was at the fstat that counted these
+            # records (mmap refuses to map past EOF): it shrank in between. It
+            # may have grown again by now, but whatever was read from it in
+            # between cannot be trusted, so this is a truncation either way.
+            self._mark_truncated(
+                self._offset + nbytes,
+                os.fstat(self._fd).st_size,
+                f"file was {size:,} bytes, then too short to map {self._offset + nbytes:,}",
+            )
         old, self._map = self._map, new
+        old_array = self._array
         self._array = np.frombuffer(new.buffer, dtype=self._schema.dtype, count=n)
+        self._mapped = n
         if old is not None:
+            # Arrays handed out may still view the old mapping: remember it
+            # until the last of them is gone, so that a fault in it (a read
+            # of pages a truncation took away) still marks this view.
+            self._old_maps = [(ref, m) for ref, m in self._old_maps if self._alive(ref, m)]
+            base = old_array.base
+            if base is not None:
+                self._old_maps.append((weakref.ref(base), old))
             # close() only drops our reference while arrays still view the old
             # map (mmap.close() would raise BufferError): they stay valid.
             old.close()
 
-    def _mark_truncated(self, old: int, new: int) -> None:
+    def _alive(self, ref: weakref.ref[Any], m: _mapping.Mapping) -> bool:
+        """Whether an old mapping can still be read; folds in its faults when not."""
+        if ref() is not None:
+            return True
+        if m.faulted():
+            self._lost_pages = True
+        return False
+
+    def _arr(self) -> np.ndarray[Any, Any]:
+        """The mapped records (mmap mode), extending the mapping after growth.
+
+        :meth:`refresh` only counts records (one ``fstat``); the mapping is
+        extended here, at the first read that needs the new records, so a
+        follower polling a growing file does not remap on every poll.
+        """
+        if self._mapped != self._count:
+            self._remap(self._count, self._offset + self._count * self._itemsize)
+        return self._array
+
+    def _mark_truncated(self, old: int, new: int, why: str | None = None) -> NoReturn:
+        """Remember and raise a :class:`TruncatedError`: the view is done.
+
+        ``old`` is the end of what the view holds, ``new`` the file size now.
+        ``why`` says how the shrink was seen when the file has grown back
+        since (then ``new >= old``, and the size alone would not tell).
+        """
         if self._truncated is None:
+            held = self._offset + self._count * self._itemsize
+            if new < old or why is None:
+                what = f"file shrank from {old:,} to {new:,} bytes"
+            else:
+                what = f"{why} (it is {new:,} bytes now: it shrank and grew again)"
             self._truncated = TruncatedError(
-                f"{self._path}: file shrank from {old:,} to {new:,} bytes while a view "
-                f"mapped {self._offset + self._count * self._itemsize:,} bytes of it "
+                f"{self._path}: {what} while a view held {held:,} bytes of it "
                 "(reopen it to read what is left)",
                 path=self._path,
-                offset=new,
+                offset=min(old, new),
                 old_nbytes=old,
                 new_nbytes=new,
             )
@@ -294,10 +346,36 @@ class View:
             self._check_faults()
 
     def _check_faults(self) -> None:
+        # Some recview mapping faulted (the global counter moved): was it one
+        # of this view's, the current one or one that arrays still view?
         self._faults_seen = _mapping.fault_count()
-        if self._map is not None and self._map.faulted():
+        self._old_maps = [(ref, m) for ref, m in self._old_maps if self._alive(ref, m)]
+        if (
+            self._lost_pages
+            or (self._map is not None and self._map.faulted())
+            or any(m.faulted() for _, m in self._old_maps)
+        ):
             size = os.fstat(self._fd).st_size
-            self._mark_truncated(self._offset + self._count * self._itemsize, size)
+            self._mark_truncated(
+                self._offset + self._count * self._itemsize,
+                size,
+                "file lost pages under the mapping (they read as zeros)",
+            )
+
+    def _verify(self) -> int:
+        """:meth:`_check`, then one ``fstat``: has the file shrunk under the view?
+
+        Returns the file size. After copying records out of the view, this
+        tells whether the copy can be trusted: pages past the end of a file
+        truncated mid-page read as zeros without any fault, so the size has
+        to be compared too.
+        """
+        self._check()
+        size = os.fstat(self._fd).st_size
+        held = self._offset + self._count * self._itemsize
+        if size < held:
+            self._mark_truncated(held, size)
+        return size
 
     # -- attributes --------------------------------------------------------------
 
@@ -348,20 +426,32 @@ class View:
     def _records(self, a: int, b: int) -> np.ndarray[Any, Any]:
         """Records ``a..b`` (already bounds-checked): a view, or a pread copy."""
         if self._mode == "mmap":
-            return self._array[a:b]
+            return self._arr()[a:b]
         return self._pread(a, b)
 
     def _pread(self, a: int, b: int) -> np.ndarray[Any, Any]:
+        """Copy records ``a..b`` with ``pread``: nothing returned can fault later."""
         n = b - a
         out = np.empty(n, dtype=self._schema.dtype)
         buf = memoryview(out.view(np.uint8).reshape(-1).data) if n else memoryview(b"")
         pos, start = 0, self._offset + a * self._itemsize
         while pos < len(buf):
+            want = len(buf) - pos
             got = os.preadv(self._fd, [buf[pos:]], start + pos)
-            if got == 0:
-                size = os.fstat(self._fd).st_size
-                self._mark_truncated(self._offset + self._count * self._itemsize, size)
             pos += got
+            if got < min(want, _MAX_READ_NBYTES):
+                # Short, and not by Linux's cap on one read: the file ended
+                # before these records did, so it shrank. Even if it has grown
+                # back by now, reading on would stitch bytes written after the
+                # cut to bytes from before it.
+                size = os.fstat(self._fd).st_size
+                held = self._offset + self._count * self._itemsize
+                self._mark_truncated(
+                    held,
+                    size,
+                    f"file ended at byte {start + pos:,} during a read up to byte "
+                    f"{start + len(buf):,}",
+                )
         out.flags.writeable = False
         return out
 
@@ -384,14 +474,14 @@ class View:
                 # A zero-copy np.void over the mapping, like a slice. (Copying
                 # costs more than the lookup: numpy sets up a per-field
                 # transfer for every structured copy.)
-                return self._array[i]
+                return self._arr()[i]
             return self._pread(i, i + 1)[0]
         if isinstance(key, slice):
             a, b, step = key.indices(self._count)
             if step == 1:
                 return self._records(a, max(a, b))
             if self._mode == "mmap":
-                return self._array[key]
+                return self._arr()[key]
             idx = np.arange(a, b, step)
             if not len(idx):
                 return self._empty()
@@ -474,7 +564,9 @@ class View:
             for f, out in plan:
                 src = _leaf_view(raw, base, f, b - a, self._itemsize)
                 out[a:b] = src
-        self._check()
+        # The copies are done: they hold what the file held unless it shrank
+        # under them (zeros from the guard, or from a mid-page cut).
+        self._verify()
         return outs
 
     def batches(
@@ -525,7 +617,10 @@ class View:
     def _batches(self, step: int, start: int) -> Iterator[np.ndarray[Any, Any]]:
         n = self._count
         itemsize = self._itemsize
-        m = self._map if self._mode == "mmap" else None
+        # One mapping for the whole scan, even if a refresh() extends the view
+        # meanwhile: the advice below must go to the pages the batches view.
+        arr = self._arr() if self._mode == "mmap" else None
+        m = self._map if arr is not None else None
         if m is not None:
             m.advise(start * itemsize, (n - start) * itemsize, _MADV_SEQUENTIAL)
         a = start
@@ -535,7 +630,7 @@ class View:
                 b = min(n, a + step)
                 if m is not None and b < n:
                     m.advise(b * itemsize, min(step, n - b) * itemsize, _MADV_WILLNEED)
-                yield self._records(a, b)
+                yield self._pread(a, b) if arr is None else arr[a:b]
                 if m is not None:
                     self._check()  # the caller read this window: did it fault?
                     m.advise(a * itemsize, (b - a) * itemsize, _MADV_DONTNEED)
@@ -549,10 +644,41 @@ class View:
     def refresh(self) -> int:
         """Re-read the file size; return the new ``len(view)``.
 
-        Growth extends the view (arrays handed out before stay valid). A file
-        that shrank below what is mapped raises :class:`TruncatedError` (and
-        keeps raising it: reopen the file). A view opened with ``count`` keeps
-        its length.
+        Growth extends the view (arrays handed out before stay valid; the
+        mapping itself is extended by the first read that needs the new
+        records). A file that shrank below what the view holds raises
+        :class:`TruncatedError`, and so does a view whose mapping lost pages
+        to a truncation since the last check (the guard repaired a fault in
+        it: those pages read as zeros); the view then keeps raising it until
+        it is reopened. A view opened with ``count`` keeps its length.
+
+        The cost is one flag, one counter, one ``fstat`` (and, in mmap mode,
+        one ``sigaction`` to keep the SIGBUS guard on top), whatever the file
+        size, so it can follow every read.
+
+        Returns
+        -------
+        int
+            ``len(view)``: the whole records in the file now (partial ones at
+            the end are left for a later refresh).
+
+        Raises
+        ------
+        TruncatedError
+            The file shrank below ``offset + len(view) * itemsize``, or pages
+            of this view's mapping were lost to a truncation.
+        ClosedError
+            The view was closed.
+
+        Notes
+        -----
+        Zero-copy arrays change when the file does. A reader that must never
+        act on bytes a truncation took away copies what it reads and then
+        calls ``refresh()``: if that raises, the copy is thrown away. This
+        catches every shrink still visible at the ``refresh``; a file that was
+        cut and grown back past the view's end between two checks, with no
+        page of the cut touched in between, cannot be told from one that
+        never changed (see ``docs/changing_files.md``).
 
         Examples
         --------
@@ -565,22 +691,21 @@ class View:
         ...     _ = f.write(np.arange(3, dtype="<u4").tobytes())
         >>> view.refresh(), len(view)
         (5, 5)
+        >>> copy = view[-2:].copy()          # copy, then check:
+        >>> os.truncate(path, 6)             # another process cuts the file
+        >>> view.refresh()
+        Traceback (most recent call last):
+        ...
+        recview.errors.TruncatedError: ...grow.bin: file shrank from 20 to 6 bytes while a view held 20 bytes of it (reopen it to read what is left)
         >>> view.close()
         """
-        self._check()
-        size = os.fstat(self._fd).st_size
-        mapped_end = self._offset + self._count * self._itemsize
-        if size < mapped_end:
-            self._mark_truncated(mapped_end, size)
+        size = self._verify()
         if self._mode == "mmap":
             _mapping.ensure_guard()
-        if self._fixed_count is not None:
-            return self._count
-        n = (size - self._offset) // self._itemsize
-        if n > self._count:
-            if self._mode == "mmap":
-                self._remap(n, size)
-            self._count = n
+        if self._fixed_count is None:
+            # Only counted: _arr() maps the new records when a read needs
+            # them, so polling a growing file costs no mmap per poll.
+            self._count = max(self._count, (size - self._offset) // self._itemsize)
         return self._count
 
     def follow(
@@ -597,6 +722,12 @@ class View:
         record is delivered exactly once, in order: a reader that persists
         ``start + records delivered`` resumes with ``start=`` that number.
 
+        Batches are read-only **copies**, read with ``pread`` in both modes:
+        a batch cannot change or read as zeros after it was yielded, even if
+        the file is truncated later, and keeping batches holds no mapping. A
+        batch is what the file held when it was read; a shrink during the
+        read raises :class:`TruncatedError` instead of yielding it.
+
         Parameters
         ----------
         start : int, optional
@@ -609,10 +740,17 @@ class View:
         records : int, optional
             Largest batch, in records (default: 8 MiB worth).
 
+        Returns
+        -------
+        iterator of numpy.ndarray
+            Structured arrays of the schema's dtype, in file order.
+
         Raises
         ------
         TruncatedError
             The file shrank (also when ``start`` is past its end).
+        ClosedError
+            The view was closed, also while iterating.
 
         Examples
         --------
@@ -626,6 +764,8 @@ class View:
         self._check()
         if poll <= 0:
             raise ValueError(f"poll must be > 0 seconds, got {poll}")
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"timeout must be >= 0 seconds, got {timeout}")
         step = max(1, DEFAULT_BATCH_NBYTES // self._itemsize) if records is None else records
         _check_int(step, "records")
         n = self.refresh()
@@ -649,15 +789,22 @@ class View:
             if n > pos:
                 while pos < n:
                     b = min(n, pos + step)
-                    self._check()
-                    batch = self._records(pos, b)
+                    self._check()  # closed or truncated while the caller had a batch?
+                    # pread, not the mapping: a copy no later truncation can
+                    # zero, and no remap (nor a mapping kept alive by a batch
+                    # the caller keeps) per poll of a growing file.
+                    batch = self._pread(pos, b)
                     pos = b
                     yield batch
                 last = time.monotonic()
                 continue
-            if timeout is not None and time.monotonic() - last >= timeout:
+            if timeout is None:
+                time.sleep(poll)
+                continue
+            left = timeout - (time.monotonic() - last)
+            if left <= 0:
                 return
-            time.sleep(poll if timeout is None else max(0.0, min(poll, timeout)))
+            time.sleep(min(poll, left))
 
     # -- interop (optional extras, imported lazily) --------------------------------
 
@@ -687,6 +834,7 @@ class View:
         self._closed = True
         m, self._map = self._map, None
         self._array = self._empty()
+        self._old_maps = []
         if m is not None:
             m.close()
         os.close(self._fd)
@@ -726,6 +874,9 @@ def _leaf_view(
     )
 
 
+# Linux returns at most this many bytes from one read (MAX_RW_COUNT), on
+# 64-bit systems too: a shorter read than asked for is only a cap below it.
+_MAX_READ_NBYTES = 0x7FFFF000
 _MADV_SEQUENTIAL = getattr(mmap, "MADV_SEQUENTIAL", 0)
 _MADV_WILLNEED = getattr(mmap, "MADV_WILLNEED", 0)
 _MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", 0)
