@@ -111,7 +111,7 @@ def bench_dask(root: Path, *, quick: bool) -> list[list[str]]:
                 n_workers=workers,
                 processes=True,
                 threads_per_worker=1,
-                dashboard_address=None,
+                dashboard_address=":0",  # a free port: 8787 may be taken (UserWarning)
                 worker_dashboard_address=None,
                 silence_logs=logging.ERROR,
             )

@@ -102,7 +102,6 @@ _ROW_GROUP_NBYTES = 64 << 20
 _ROW_GROUP_MAX_RECORDS = 1 << 20
 # Metadata key under which to_parquet/to_arrow store the recview schema JSON.
 SCHEMA_METADATA_KEY = b"recview.schema"
-_ZERO_COPY_KINDS = "iufMm"
 _TIME_UNITS = ("s", "ms", "us", "ns")
 
 
@@ -247,9 +246,10 @@ def _wrap(pa: Any, arrow_type: Any, data: NDArray) -> Any:
     return pa.Array.from_buffers(arrow_type, len(data), [None, pa.py_buffer(data)])
 
 
-def _contiguous(a: NDArray, dtype: np.dtype[Any] | None = None) -> NDArray:
-    """*a* itself when it can be wrapped as is, else one contiguous copy."""
-    dtype = _native(a.dtype) if dtype is None else dtype
+def _contiguous(a: NDArray) -> NDArray:
+    """*a* itself when it can be wrapped as is, else one contiguous,
+    native-order copy (byte-swapping in the same pass)."""
+    dtype = _native(a.dtype)
     if a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned:
         return a
     # np.array(copy=True), not ascontiguousarray: that returns a misaligned

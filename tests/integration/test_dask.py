@@ -239,7 +239,7 @@ def client() -> Iterator[Any]:
             n_workers=2,
             processes=True,
             threads_per_worker=1,
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: 8787 may be taken (UserWarning)
             worker_dashboard_address=None,
         ) as cluster,
         distributed.Client(cluster) as c,
