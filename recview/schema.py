@@ -447,6 +447,13 @@ class Schema:
         return self._hash
 
     def __repr__(self) -> str:
+        extra = ""
+        if self._unions:
+            extra += f", unions={sorted(self._unions)!r}"
+        if self._enums:
+            extra += f", enums={ {k: dict(v) for k, v in self._enums.items()}!r}"
+        if extra:
+            return f"Schema._from_parts(np.dtype({_dtype_spec(self._dtype)!r}){extra})"
         return f"Schema.from_dtype({_dtype_spec(self._dtype)!r})"
 
     # -- properties --------------------------------------------------------
@@ -796,6 +803,12 @@ def _canonical(dt: np.dtype[Any], unions: frozenset[str], path: str) -> np.dtype
 def _canonical_field(fdt: np.dtype[Any], unions: frozenset[str], fpath: str) -> np.dtype[Any]:
     if fdt.subdtype is not None:
         base, shape = fdt.subdtype
+        # An array of arrays, ((t, (3,)), (2,)), is the layout of (t, (2, 3)),
+        # which is how to_json and fields() describe it: one spelling, so that
+        # from_construct(Array(2, Array(3, t))) equals from_dtype((t, (2, 3))).
+        while base.subdtype is not None:
+            base, inner = base.subdtype
+            shape = (*shape, *inner)
         if any(k <= 0 for k in shape):
             raise SchemaError(f"field {fpath!r}: array shape {shape} has a zero size", field=fpath)
         return np.dtype((_canonical_field(base, unions, fpath), shape))
@@ -829,6 +842,8 @@ def _leaves(dt: np.dtype[Any], path: str, base: int, shape: tuple[int, ...]) -> 
 
 
 def _lookup(dt: np.dtype[Any], path: str) -> np.dtype[Any] | None:
+    if not path:  # the record itself (a C union as the top-level record)
+        return dt
     for part in path.split("."):
         if dt.names is None or part not in dt.names:
             return None

@@ -385,3 +385,14 @@ def test_as_schema_coerces_every_source():
     assert rv.as_schema(R.schema) is R.schema
     assert rv.as_schema([("a", "<u4")]) == R.schema
     assert rv.as_schema(c.Struct("a" / c.Int32ul)) == R.schema
+
+
+def test_top_level_c_union_is_a_schema_whose_members_overlap():
+    s = rv.Schema.from_c("union w { uint64_t q; uint16_t h[4]; };")
+    assert s.unions == frozenset({""})
+    assert s.itemsize == 8
+    assert rv.Schema.from_json(s.to_json()) == s
+    raw = np.array([(5, [5, 0, 0, 0])], s.dtype).tobytes()
+    parsed = s.to_construct().parse(raw)
+    assert parsed.q == 5 and parsed.h == [5, 0, 0, 0]
+    assert "unions=['']" in repr(s)
