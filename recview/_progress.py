@@ -17,7 +17,6 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
@@ -32,7 +31,6 @@ __all__ = [
     "make_progress",
     "mapped_nbytes",
     "peak_rss_nbytes",
-    "progress",
 ]
 
 
@@ -426,15 +424,3 @@ def make_progress(
             )
             return bar
     return _SimpleProgress(total, desc, out, interval=0.1)
-
-
-@contextlib.contextmanager
-def progress(
-    total: int | None, *, desc: str = "recview", enabled: bool | None = None
-) -> Iterator[Progress]:
-    """Context-manager form of :func:`make_progress` (closes the bar on exit)."""
-    bar = make_progress(total, desc=desc, enabled=enabled)
-    try:
-        yield bar
-    finally:
-        bar.close()
