@@ -256,7 +256,7 @@ class _CountingReader:
         return n
 
 
-class Source:
+class _Source:
     """Records of one input, as a view over a file or a one-pass stream.
 
     Attributes
@@ -414,9 +414,9 @@ def _concat(parts: Sequence[NDArray], schema: Schema) -> NDArray:
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-def _open_source(args: argparse.Namespace, *, trailing: str | None = None) -> Source:
+def _open_source(args: argparse.Namespace, *, trailing: str | None = None) -> _Source:
     schema, _where = _schema_of(args)
-    return Source(
+    return _Source(
         args.file,
         schema,
         offset=args.offset,
@@ -506,7 +506,7 @@ def _nest(flat: list[Any], shape: tuple[int, ...]) -> list[Any]:
 
 
 @dataclass(frozen=True)
-class Column:
+class _Column:
     """One leaf field to print."""
 
     info: FieldInfo
@@ -535,7 +535,7 @@ class Column:
         return [_nest(conv[i * size : (i + 1) * size], shape) for i in range(n)]
 
     def flat_names(self) -> list[str]:
-        """Column names with array fields expanded: ``pos[0]``, ``grid[1][2]``."""
+        """_Column names with array fields expanded: ``pos[0]``, ``grid[1][2]``."""
         if not self.info.shape:
             return [self.name]
         return [self.name + "".join(f"[{i}]" for i in idx) for idx in np.ndindex(*self.info.shape)]
@@ -552,7 +552,7 @@ class Column:
         ]
 
 
-def _columns(schema: Schema, fields: str | None) -> list[Column]:
+def _columns(schema: Schema, fields: str | None) -> list[_Column]:
     leaves = schema.fields()
     if fields:
         wanted = [f.strip() for f in fields.split(",") if f.strip()]
@@ -564,7 +564,7 @@ def _columns(schema: Schema, fields: str | None) -> list[Column]:
                 raise UsageError(f"--fields: no field {w!r} (fields: {names})")
             chosen.extend(m for m in match if m not in chosen)
         leaves = chosen
-    return [Column(f, schema.enums.get(f.path)) for f in leaves]
+    return [_Column(f, schema.enums.get(f.path)) for f in leaves]
 
 
 def text_of(value: Any) -> str:
@@ -609,7 +609,7 @@ def _use_color(choice: str, stream: TextIO) -> bool:
     return bool(isatty and isatty())
 
 
-def _json_texts(values: list[Any], column: Column) -> list[str]:
+def _json_texts(values: list[Any], column: _Column) -> list[str]:
     """JSON text of each value of a column (fast paths by field type)."""
     kind = column.info.dtype.kind
     if not column.info.shape and not column.enum:
@@ -633,13 +633,13 @@ def _json_texts(values: list[Any], column: Column) -> list[str]:
     return out
 
 
-class RowWriter:
+class _RowWriter:
     """Write batches of records to a text stream in one of the row formats."""
 
     def __init__(
         self,
         out: TextIO,
-        columns: list[Column],
+        columns: list[_Column],
         fmt: str,
         *,
         index: bool = True,
@@ -713,7 +713,7 @@ class RowWriter:
             self.out.write(line.rstrip() + "\n")
 
     def _table_header(self, cells: list[list[str]]) -> tuple[list[int], list[bool]]:
-        """Column widths (from the first cells) and alignment; writes the header once."""
+        """_Column widths (from the first cells) and alignment; writes the header once."""
         if self._widths is None:
             names = (["#"] if self.index else []) + [c.name for c in self.columns]
             self._widths = [
@@ -790,7 +790,7 @@ def _layout_rows(schema: Schema) -> list[tuple[int, int, str, str, str]]:
     return rows
 
 
-def cmd_info(args: argparse.Namespace) -> int:
+def _cmd_info(args: argparse.Namespace) -> int:
     """``recview info``: sizes, record count and the schema as a table."""
     src = _open_source(args, trailing=args.trailing or "ignore")
     schema, where = _schema_of(args)
@@ -893,11 +893,11 @@ def parse_rows(text: str) -> slice:
 
 
 def _print_records(
-    args: argparse.Namespace, src: Source, arr: NDArray, first: int, step: int = 1
+    args: argparse.Namespace, src: _Source, arr: NDArray, first: int, step: int = 1
 ) -> None:
     out = sys.stdout
     columns = _columns(src.schema, args.fields)
-    writer = RowWriter(
+    writer = _RowWriter(
         out, columns, args.format, index=True, style=_Style(_use_color(args.color, out))
     )
     for chunk, a in _chunks(arr):
@@ -905,7 +905,7 @@ def _print_records(
     writer.close()
 
 
-def cmd_head(args: argparse.Namespace) -> int:
+def _cmd_head(args: argparse.Namespace) -> int:
     """``recview head``: the first ``-n`` records."""
     src = _open_source(args)
     try:
@@ -916,7 +916,7 @@ def cmd_head(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_tail(args: argparse.Namespace) -> int:
+def _cmd_tail(args: argparse.Namespace) -> int:
     """``recview tail``: the last ``-n`` records."""
     src = _open_source(args)
     try:
@@ -927,7 +927,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_slice(args: argparse.Namespace) -> int:
+def _cmd_slice(args: argparse.Namespace) -> int:
     """``recview slice --rows a:b``: records ``a..b`` (Python slice semantics)."""
     src = _open_source(args)
     try:
@@ -988,7 +988,7 @@ def _inspect_record(
             gap = raw[end : f.offset]
             note = "" if not any(gap) else "not zero: a field missing from the schema?"
             emit(end, gap, "(padding)", "", note, st.dim)
-        shown = text_of(Column(f, schema.enums.get(f.path)).values(rec)[0])
+        shown = text_of(_Column(f, schema.enums.get(f.path)).values(rec)[0])
         typ = f.dtype.str + (str(list(f.shape)) if f.shape else "")
         emit(f.offset, raw[f.offset : f.offset + f.nbytes], f.path, typ, shown, st.cyan)
         end = max(end, f.offset + f.nbytes)
@@ -998,7 +998,7 @@ def _inspect_record(
         emit(end, gap, "(padding)", "", note, st.dim)
 
 
-def cmd_inspect(args: argparse.Namespace) -> int:
+def _cmd_inspect(args: argparse.Namespace) -> int:
     """``recview inspect --record N``: annotated hex dump of a record and neighbours."""
     # A schema that is off leaves stray bytes at the end: show the records anyway.
     src = _open_source(args, trailing=args.trailing or "ignore")
@@ -1089,7 +1089,7 @@ def _npy_header(dtype: np.dtype[Any], count: int, nbytes: int | None = None) -> 
 class _NpyWriter:
     """Write records to ``.npy`` incrementally: header, then raw batches."""
 
-    def __init__(self, fh: IO[bytes], columns: list[Column], schema: Schema, count: int | None):
+    def __init__(self, fh: IO[bytes], columns: list[_Column], schema: Schema, count: int | None):
         self.fh = fh
         self.count = 0
         self.expected = count
@@ -1135,7 +1135,7 @@ class _NpyWriter:
 class _ParquetWriter:
     """Write record batches as Parquet row groups through :mod:`recview.interop`."""
 
-    def __init__(self, fh: IO[bytes], columns: list[Column], schema: Schema) -> None:
+    def __init__(self, fh: IO[bytes], columns: list[_Column], schema: Schema) -> None:
         from recview._extras import require
 
         require("pyarrow", extra="arrow", purpose="recview convert to Parquet")
@@ -1189,7 +1189,7 @@ def _progress_for(args: argparse.Namespace, total: int | None, desc: str) -> _pr
     return _progress.make_progress(total, desc=desc, enabled=enabled)
 
 
-def cmd_convert(args: argparse.Namespace) -> int:
+def _cmd_convert(args: argparse.Namespace) -> int:
     """``recview convert -o OUT``: records to CSV, JSON lines, .npy or Parquet."""
     fmt = _convert_format(args)
     src = _open_source(args)
@@ -1208,7 +1208,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         elif fmt == "parquet":
             writer = _ParquetWriter(fh, columns, src.schema)
         else:
-            writer = RowWriter(fh, columns, fmt, index=False)
+            writer = _RowWriter(fh, columns, fmt, index=False)
         bar = _progress_for(args, src.total_nbytes, "convert")
         try:
             for batch in src.batches(nbytes=args.batch_nbytes):
@@ -1236,10 +1236,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------
 
 
-class FieldStats:
+class _FieldStats:
     """Running count/min/max/sum of one numeric leaf over batches."""
 
-    def __init__(self, column: Column) -> None:
+    def __init__(self, column: _Column) -> None:
         self.column = column
         self.count = 0
         self.nan = 0
@@ -1291,7 +1291,7 @@ class FieldStats:
 
 
 def _scan(
-    args: argparse.Namespace, src: Source, desc: str, consume: Callable[[NDArray], None]
+    args: argparse.Namespace, src: _Source, desc: str, consume: Callable[[NDArray], None]
 ) -> _progress.RunFigures:
     meter = _progress.Meter(src.name if src.view is not None and src.view.mode == "mmap" else None)
     bar = _progress_for(args, src.total_nbytes, desc)
@@ -1307,12 +1307,12 @@ def _scan(
     return meter.stop()
 
 
-def cmd_stats(args: argparse.Namespace) -> int:
+def _cmd_stats(args: argparse.Namespace) -> int:
     """``recview stats``: per-field count/min/max/mean in one scan, then run figures."""
     src = _open_source(args)
     try:
         columns = _columns(src.schema, args.fields)
-        stats = [FieldStats(c) for c in columns if c.info.dtype.kind in "iufb"]
+        stats = [_FieldStats(c) for c in columns if c.info.dtype.kind in "iufb"]
         other = [c for c in columns if c.info.dtype.kind not in "iufb"]
 
         def consume(batch: NDArray) -> None:
@@ -1368,7 +1368,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------
 
 
-def cmd_guess(args: argparse.Namespace) -> int:
+def _cmd_guess(args: argparse.Namespace) -> int:
     """``recview guess``: infer record size, header size and a starting schema."""
     from recview import _guess
 
@@ -1555,7 +1555,7 @@ class Envelope:
         return out
 
 
-def cmd_plot(args: argparse.Namespace) -> int:
+def _cmd_plot(args: argparse.Namespace) -> int:
     """``recview plot --field F -o out.png``: histogram or series of one field."""
     from recview._extras import require
 
@@ -1767,16 +1767,16 @@ def _build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = add("info", cmd_info, "file size, header, record size and count, the schema", data)
+    p = add("info", _cmd_info, "file size, header, record size and count, the schema", data)
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
 
     first_n = argparse.ArgumentParser(add_help=False)
     first_n.add_argument(
         "-n", type=_nonneg_int, default=10, metavar="N", help="records (default 10)"
     )
-    add("head", cmd_head, "print the first records", data, rows_fmt, first_n)
-    add("tail", cmd_tail, "print the last records", data, rows_fmt, first_n)
-    p = add("slice", cmd_slice, "print records a..b", data, rows_fmt)
+    add("head", _cmd_head, "print the first records", data, rows_fmt, first_n)
+    add("tail", _cmd_tail, "print the last records", data, rows_fmt, first_n)
+    p = add("slice", _cmd_slice, "print records a..b", data, rows_fmt)
     p.add_argument(
         "--rows",
         type=parse_rows,
@@ -1785,7 +1785,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="Python slice of record indices; negative from the end: --rows=-20:",
     )
 
-    p = add("inspect", cmd_inspect, "annotated hex dump of a record and its neighbours", data)
+    p = add("inspect", _cmd_inspect, "annotated hex dump of a record and its neighbours", data)
     p.add_argument(
         "--record", type=_int, default=0, metavar="N", help="record index (negative: from the end)"
     )
@@ -1797,16 +1797,16 @@ def _build_parser() -> argparse.ArgumentParser:
         help="neighbours shown on each side (default 1)",
     )
 
-    p = add("convert", cmd_convert, "convert to .csv, .jsonl, .npy or .parquet", data, scan)
+    p = add("convert", _cmd_convert, "convert to .csv, .jsonl, .npy or .parquet", data, scan)
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file ('-': stdout)")
     p.add_argument("--to", choices=CONVERT_FORMATS, help="output format (default: from the suffix)")
     p.add_argument("--fields", metavar="A,B", help="comma-separated fields to write")
 
-    p = add("stats", cmd_stats, "per-field count/min/max/mean, then run figures", data, scan)
+    p = add("stats", _cmd_stats, "per-field count/min/max/mean, then run figures", data, scan)
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     p.add_argument("--fields", metavar="A,B", help="comma-separated fields")
 
-    p = add("guess", cmd_guess, "infer record size, header and a starting JSON schema")
+    p = add("guess", _cmd_guess, "infer record size, header and a starting JSON schema")
     p.add_argument("file", metavar="FILE", help="the dump; '-' reads standard input")
     p.add_argument(
         "--format",
@@ -1830,7 +1830,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="bytes read from the start of the file (default 4 MiB)",
     )
 
-    p = add("plot", cmd_plot, "histogram or series of one field to a PNG", data, scan)
+    p = add("plot", _cmd_plot, "histogram or series of one field to a PNG", data, scan)
     p.add_argument("--field", required=True, metavar="F", help="the field (dotted name)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="image file (.png...)")
     p.add_argument("--kind", choices=("hist", "series"), default="hist", help="histogram or series")
