@@ -202,12 +202,14 @@ class View:
 
                 fcntl.flock(fd, fcntl.LOCK_SH)
             self._fd = fd
-            self._count = self._count_records(st.st_size, trailing)
             if mode == "mmap":
-                # The mapping itself is made by the first read (_arr): a file
-                # cut between this fstat and that mmap is then a truncation
-                # of an open view, reported like any other.
+                # Also when the open fails below: arrays of other views may
+                # be touched next.
                 _mapping.ensure_guard()
+            # The mapping itself is made by the first read (_arr): a file cut
+            # between this fstat and that mmap is then a truncation of an open
+            # view, reported like any other.
+            self._count = self._count_records(st.st_size, trailing)
         except BaseException:
             self._closed = True  # so that __del__ does not close a reused fd number
             os.close(fd)
@@ -699,9 +701,11 @@ class View:
         recview.errors.TruncatedError: ...grow.bin: file shrank from 20 to 6 bytes while a view held 20 bytes of it (reopen it to read what is left)
         >>> view.close()
         """
-        size = self._verify()
         if self._mode == "mmap":
+            # First, also when the check below raises: the caller may touch
+            # arrays next (faulthandler.enable() replaces our handler).
             _mapping.ensure_guard()
+        size = self._verify()
         if self._fixed_count is None:
             # Only counted: _arr() maps the new records when a read needs
             # them, so polling a growing file costs no mmap per poll.

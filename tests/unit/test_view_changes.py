@@ -339,3 +339,27 @@ def test_pread_stops_at_a_short_read_even_if_the_file_grew_back(tmp_path, monkey
         monkeypatch.setattr(os, "preadv", real)
         with pytest.raises(rv.TruncatedError):
             view.refresh()
+
+
+FAULTHANDLER_CHILD = r"""
+import faulthandler, json, os, resource, sys
+import numpy as np
+import recview as rv
+
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+path = os.path.join(sys.argv[1], "fh.bin")
+np.arange(10_000, dtype="<u8").tofile(path)
+view = rv.open(path, "<u8")
+kept = view["f0"]
+os.truncate(path, 0)
+faulthandler.enable()  # replaces recview's SIGBUS handler
+try:
+    view.refresh()     # puts it back, even though it raises
+except rv.TruncatedError:
+    pass
+print(json.dumps({"sum": int(kept.sum())}))  # reads lost pages: zeros, no death
+"""
+
+
+def test_refresh_reinstalls_the_guard_even_when_it_raises(tmp_path):
+    assert run_child(FAULTHANDLER_CHILD, tmp_path) == {"sum": 0}
