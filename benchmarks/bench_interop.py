@@ -91,6 +91,10 @@ def heavy(part: Any) -> Any:
     return pd.Series([float(x.sum()), float(len(part))])
 
 
+def _worker_cpu() -> float:
+    return time.process_time()
+
+
 def bench_dask(root: Path, *, quick: bool) -> list[list[str]]:
     import distributed
 
@@ -103,8 +107,18 @@ def bench_dask(root: Path, *, quick: bool) -> list[list[str]]:
     blocksize = -(-records // 3) * SCHEMA.itemsize  # 3 partitions a file, 12 in all
     df = rvd.read(paths, SCHEMA, offset=HEADER, blocksize=blocksize, columns=["price", "qty"])
     work = df.map_partitions(heavy, meta=(None, "f8"))
+    parts = rvd.partitions(paths, SCHEMA, offset=HEADER, blocksize=blocksize)
+
+    def serial() -> None:  # the same work in this process, without dask
+        for part in parts:
+            with part.open() as view:
+                heavy(interop.to_pandas(view[part.start : part.stop], columns=["price", "qty"]))
+
     clusters = {}
     clients = {}
+    wall: dict[str, list[float]] = {"serial": [], "1 worker": [], "2 workers": []}
+    cpu: dict[str, list[float]] = {name: [] for name in wall}
+    load_before = os.getloadavg()[0]
     try:
         for workers in (1, 2):
             clusters[workers] = distributed.LocalCluster(
@@ -117,37 +131,55 @@ def bench_dask(root: Path, *, quick: bool) -> list[list[str]]:
             )
             clients[workers] = distributed.Client(clusters[workers], set_as_default=False)
         results = {}
-
-        def run(workers: int) -> None:
-            results[workers] = clients[workers].compute(work).result()
-
-        timings = _util.median_times(
-            {"1 worker": lambda: run(1), "2 workers": lambda: run(2)},
-            runs=3 if quick else 5,
-            warmup=1,
-        )
-        assert np.allclose(results[1].to_numpy(), results[2].to_numpy())
-        assert results[1].to_numpy()[1::2].sum() == n_files * records
+        for k in range(1 + (3 if quick else 5)):  # one warm-up round, then interleaved runs
+            for name, client in (
+                ("serial", None),
+                ("1 worker", clients[1]),
+                ("2 workers", clients[2]),
+            ):
+                c0 = sum(client.run(_worker_cpu).values()) if client else time.process_time()
+                t0 = time.perf_counter()
+                if client is None:
+                    serial()
+                else:
+                    results[name] = client.compute(work).result()
+                t1 = time.perf_counter()
+                c1 = sum(client.run(_worker_cpu).values()) if client else time.process_time()
+                if k:
+                    wall[name].append(t1 - t0)
+                    cpu[name].append(c1 - c0)
+        got1, got2 = results["1 worker"].to_numpy(), results["2 workers"].to_numpy()
+        assert np.allclose(got1, got2)
+        assert got1[1::2].sum() == n_files * records
     finally:
         for c in clients.values():
             c.close()
         for cl in clusters.values():
             cl.close()
-    t1, t2 = timings["1 worker"], timings["2 workers"]
-    speedup = t1.median / t2.median
+    load_after = os.getloadavg()[0]
+    t = {name: _util.Timing(tuple(v)) for name, v in wall.items()}
+    c = {name: _util.Timing(tuple(v)) for name, v in cpu.items()}
+    speedup = t["1 worker"].median / t["2 workers"].median
     mib = n_files * records * SCHEMA.itemsize / _util.MIB
     print(
         f"dask: {n_files} files x {records:,} records ({mib:.0f} MiB), "
-        f"{df.npartitions} partitions, {ROUNDS} sin/cos rounds per record"
+        f"{df.npartitions} partitions, {ROUNDS} sin/cos rounds per record; "
+        f"load average {load_before:.1f} before, {load_after:.1f} after"
     )
+
+    def row(name: str, label: str, extra: str = "") -> list[str]:
+        busy = c[name].median / t[name].median  # cores kept busy on average
+        return [
+            label,
+            f"{_util.fmt_time(t[name].median)} (CPU {_util.fmt_time(c[name].median)})",
+            f"{t[name].spread():.0%}",
+            f"{busy:.2f} cores busy{extra}",
+        ]
+
     return [
-        ["dask, 1 worker process", _util.fmt_time(t1.median), f"{t1.spread():.0%}", ""],
-        [
-            "dask, 2 worker processes",
-            _util.fmt_time(t2.median),
-            f"{t2.spread():.0%}",
-            f"speed-up {_util.fmt_ratio(speedup)} (target >= 1.6x)",
-        ],
+        row("serial", "same work in one process, no dask"),
+        row("1 worker", "dask, 1 worker process"),
+        row("2 workers", "dask, 2 worker processes", f"; speed-up {speedup:.2f}x (target >= 1.6x)"),
     ]
 
 
