@@ -18,6 +18,7 @@ import bz2
 import gzip
 import io
 import lzma
+import math
 import os
 import threading
 import warnings
@@ -45,6 +46,9 @@ DEFAULT_BUFFER_SIZE: Final = 256 << 10
 #: Default number of buffers a pool keeps for reuse.
 DEFAULT_MAX_BUFFERS: Final = 8
 
+#: Page size the stream keeps its buffers' capacity a multiple of, when it can.
+_PAGE: Final = 4096
+
 Trailing = Literal["error", "ignore", "warn"]
 _TRAILING: Final = ("error", "ignore", "warn")
 
@@ -71,10 +75,10 @@ class _Buffer(bytearray):
         super().__init__(nbytes + ALIGNMENT)
         self.phase = np.frombuffer(self, np.uint8).ctypes.data % ALIGNMENT
 
-    def array(self, nbytes: int, phase: int) -> npt.NDArray[np.uint8]:
-        """A writable view of *nbytes* whose address is *phase* modulo ``ALIGNMENT``."""
+    def window(self, nbytes: int, phase: int) -> memoryview:
+        """A writable memoryview of *nbytes* whose address is *phase* modulo ``ALIGNMENT``."""
         start = (phase - self.phase) % ALIGNMENT
-        return np.frombuffer(self, dtype=np.uint8, count=nbytes, offset=start)
+        return memoryview(self)[start : start + nbytes]
 
 
 def _is_exported(buffer: bytearray) -> bool:
@@ -292,19 +296,23 @@ class BufferPool:
         1
         """
         size = self._buffer_size if nbytes is None else int(nbytes)
-        if size < 0:
-            raise ValueError(f"nbytes must not be negative, got {size}")
+        return np.frombuffer(self._lease(size, phase), dtype=np.uint8)
+
+    def _lease(self, nbytes: int, phase: int = 0) -> memoryview:
+        """:meth:`acquire` as a writable memoryview (cheaper than an array: ~0.5 us vs 3)."""
+        if nbytes < 0:
+            raise ValueError(f"nbytes must not be negative, got {nbytes}")
         with self._lock:
-            buffer = self._take() if size <= self._buffer_size else None
+            buffer = self._take() if nbytes <= self._buffer_size else None
             if buffer is None:
-                buffer = _Buffer(size)
+                buffer = _Buffer(nbytes)
                 self._misses += 1
                 self._overflows += 1
                 ref = weakref.ref(buffer, self._forget)
                 self._overflow[id(ref)] = ref
             # The export is created under the lock, so no other thread can see
             # this buffer as free between the probe and here.
-            return buffer.array(size, phase % ALIGNMENT)
+            return buffer.window(nbytes, phase % ALIGNMENT)
 
     def _take(self) -> _Buffer | None:
         """A free pooled buffer (or a new one while below ``max_buffers``); lock held."""
@@ -596,10 +604,17 @@ def _stream(
     itemsize = dtype.itemsize
     if pool is None:
         pool = BufferPool(max(DEFAULT_BUFFER_SIZE, itemsize * (records or 1)))
-    per_buffer = records or max(1, pool.buffer_size // itemsize)
     # A buffer holds a whole number of records, so a full buffer never ends
     # inside a record: records split across reads are stitched simply by
     # reading into the rest of the same buffer, and nothing is ever copied.
+    per_buffer = records or max(1, pool.buffer_size // itemsize)
+    page_records = math.lcm(itemsize, _PAGE) // itemsize
+    if records is None and 2 * page_records * itemsize <= pool.buffer_size:
+        # Also a whole number of pages when that wastes under half a buffer:
+        # the read that fills a buffer then ends on a page boundary of the
+        # stream, leaving no partial page in a pipe to be fetched by one more
+        # short read (25% more reads through a pipe with 24-byte records).
+        per_buffer -= per_buffer % page_records
     capacity = per_buffer * itemsize
     # At most one batch per read, so yield only when a read completes this many.
     min_batch = records or 1
@@ -611,11 +626,11 @@ def _stream(
         # Place the buffer so that its address has the alignment (mod 64) of
         # the stream position: the kernel then copies from the page cache or
         # pipe pages with its fast path (3-4x less CPU than misaligned).
-        raw = pool.acquire(capacity, phase=position)
-        target = raw.data
+        target = pool._lease(capacity, phase=position)
         # Batches come from a read-only memoryview, so that neither they nor
-        # anything derived from them can be made writable again.
-        view = np.frombuffer(target.toreadonly(), dtype=dtype, count=per_buffer)
+        # anything derived from them can be made writable again. (No keyword
+        # arguments: np.frombuffer parses them slowly, 1 us of 2.)
+        view = np.frombuffer(target.toreadonly(), dtype)
         filled = done = 0  # bytes read into this buffer, records yielded from it
         while filled < capacity:
             count = read(target[filled:])
@@ -633,7 +648,7 @@ def _stream(
         position += capacity
         # Drop every reference to the full buffer before taking the next,
         # so that it can come back as soon as the caller drops its batches.
-        del raw, target, view
+        del target, view
 
     complete = filled // itemsize
     if complete > done:
@@ -654,7 +669,7 @@ def _stream(
 
 def _skip_header(read: _ReadInto, pool: BufferPool, offset: int, capacity: int, name: str) -> None:
     """Read and drop *offset* bytes, in pieces as short as the source returns."""
-    scratch = pool.acquire(min(offset, capacity)).data
+    scratch = pool._lease(min(offset, capacity))
     skipped = 0
     while skipped < offset:
         count = read(scratch[: offset - skipped])
