@@ -297,6 +297,25 @@ def test_default_batches_come_per_read_without_waiting_for_a_full_buffer() -> No
     assert sizes == [2] * 5
 
 
+@pytest.mark.parametrize(
+    ("itemsize", "buffer_size", "expected_records"),
+    [
+        (24, 256 << 10, 10752),  # 258,048 bytes: 63 pages, the most that fit
+        (20, 64 << 10, 3072),  # 61,440 bytes: 15 pages
+        (4097, 16 << 10, 3),  # a page multiple would not fit: as many records as fit
+        (24, 20000, 833),  # lcm(24, 4096) = 12,288 is over half the buffer: no rounding
+    ],
+)
+def test_buffers_hold_a_whole_number_of_pages_when_they_can(
+    itemsize: int, buffer_size: int, expected_records: int
+) -> None:
+    dtype = np.dtype([("x", f"V{itemsize}")])
+    data = bytes(itemsize * expected_records * 3)
+    pool = BufferPool(buffer_size=buffer_size, max_buffers=2)
+    sizes = [len(batch) for batch in stream(io.BytesIO(data), dtype, pool=pool)]
+    assert sizes == [expected_records] * 3
+
+
 def test_records_larger_than_the_pool_buffer_still_stream() -> None:
     pool = BufferPool(buffer_size=8, max_buffers=2)  # smaller than one 20-byte record
     got = collect(stream(Chunked(trades(5).tobytes(), 3), TRADE, pool=pool))
