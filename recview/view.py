@@ -488,7 +488,10 @@ class View:
             if not len(idx):
                 return self._empty()
             lo, hi = int(idx.min()), int(idx.max()) + 1
-            sub = self._pread(lo, hi)[idx - lo]
+            # Pick whole records as bytes: fancy-indexing a structured array
+            # copies its fields only, leaving padding bytes uninitialized.
+            rows = self._pread(lo, hi).view(np.uint8).reshape(hi - lo, self._itemsize)
+            sub = rows[idx - lo].view(self._schema.dtype).reshape(-1)
             sub.flags.writeable = False
             return sub
         if isinstance(key, str):
