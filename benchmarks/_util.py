@@ -47,20 +47,28 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 
 @dataclass(frozen=True)
 class Timing:
-    """Wall-clock seconds of several runs of one measurement."""
+    """Wall-clock and CPU seconds of several runs of one measurement.
+
+    On a shared machine the wall clock also counts the time other processes
+    held the CPU; the process CPU time (``time.process_time``) does not, so a
+    ratio of CPU medians is the steadier one when the two disagree.
+    """
 
     samples: tuple[float, ...]
+    cpu_samples: tuple[float, ...] = ()
 
     @property
     def median(self) -> float:
+        """Median wall-clock seconds."""
         return statistics.median(self.samples)
 
     @property
-    def best(self) -> float:
-        return min(self.samples)
+    def cpu(self) -> float:
+        """Median CPU seconds of this process (nan when not measured)."""
+        return statistics.median(self.cpu_samples) if self.cpu_samples else float("nan")
 
     def spread(self) -> float:
-        """(max - min) / median: how noisy the runs were."""
+        """(max - min) / median of the wall-clock runs: how noisy they were."""
         return (max(self.samples) - min(self.samples)) / self.median if self.median else 0.0
 
 
@@ -72,15 +80,17 @@ def median_times(
     Round-robin order (A, B, C, A, B, C, ...) spreads the machine's slow
     moments over all cases instead of penalising whichever ran then.
     """
-    samples: dict[str, list[float]] = {name: [] for name in cases}
+    wall: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
     for k in range(warmup + runs):
         for name, fn in cases.items():
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             fn()
-            dt = time.perf_counter() - t0
+            t1, c1 = time.perf_counter(), time.process_time()
             if k >= warmup:
-                samples[name].append(dt)
-    return {name: Timing(tuple(s)) for name, s in samples.items()}
+                wall[name].append(t1 - t0)
+                cpu[name].append(c1 - c0)
+    return {name: Timing(tuple(wall[name]), tuple(cpu[name])) for name in cases}
 
 
 def memory_status() -> dict[str, int]:
