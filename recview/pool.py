@@ -20,6 +20,8 @@ import io
 import lzma
 import math
 import os
+import stat
+import sys
 import threading
 import warnings
 import weakref
@@ -588,10 +590,11 @@ def stream(
     if records is not None and records < 1:
         raise ValueError(f"records must be at least 1, got {records}")
     read = _reader(fileobj, name)
-    return _stream(read, dtype, name, pool, offset, trailing, records)
+    return _stream(fileobj, read, dtype, name, pool, offset, trailing, records)
 
 
 def _stream(
+    fileobj: object,
     read: _ReadInto,
     dtype: np.dtype[np.void],
     name: str,
@@ -619,6 +622,7 @@ def _stream(
     # At most one batch per read, so yield only when a read completes this many.
     min_batch = records or 1
 
+    _widen_pipe(fileobj, capacity)
     if offset:
         _skip_header(read, pool, offset, capacity, name)
     position = offset  # stream offset of the current buffer's first byte
@@ -628,8 +632,8 @@ def _stream(
         # pipe pages with its fast path (3-4x less CPU than misaligned).
         target = pool._lease(capacity, phase=position)
         # Batches come from a read-only memoryview, so that neither they nor
-        # anything derived from them can be made writable again. (No keyword
-        # arguments: np.frombuffer parses them slowly, 1 us of 2.)
+        # anything derived from them can be made writable again. (Positional
+        # arguments only: np.frombuffer's keyword parsing doubles its cost.)
         view = np.frombuffer(target.toreadonly(), dtype)
         filled = done = 0  # bytes read into this buffer, records yielded from it
         while filled < capacity:
@@ -665,6 +669,28 @@ def _stream(
                 f'{message} (pass trailing="ignore" or "warn")', path=name, offset=position
             )
         warnings.warn(f"{message} (left out)", LayoutWarning, stacklevel=2)
+
+
+def _widen_pipe(fileobj: object, nbytes: int) -> None:
+    """Raise the capacity of the pipe behind *fileobj* to *nbytes*, if it is one (Linux).
+
+    A pipe holds 64 KiB by default, which caps every read at 64 KiB however
+    large the buffer: with the capacity of a buffer, one read can fill it, so
+    the per-read costs (a system call, a batch, a wake-up of the writer) are
+    paid up to 4x less often. ``pv`` does the same. Never shrinks a pipe;
+    failures (not a pipe, no ``fileno``, over ``/proc/sys/fs/pipe-max-size``
+    for an unprivileged user) leave it as it is.
+    """
+    if sys.platform != "linux":
+        return
+    import fcntl
+
+    try:
+        fd = fileobj.fileno()  # type: ignore[attr-defined]
+        if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) < nbytes:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, nbytes)
+    except (AttributeError, OSError, TypeError, ValueError):
+        pass
 
 
 def _skip_header(read: _ReadInto, pool: BufferPool, offset: int, capacity: int, name: str) -> None:

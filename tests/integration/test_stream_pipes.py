@@ -103,6 +103,22 @@ def test_stream_through_a_real_pipe_from_a_child_process(
     assert pool.stats().overflow > 0  # every batch was kept: the pool ran dry
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="F_SETPIPE_SZ is Linux-only")
+@pytest.mark.parametrize(("before", "after"), [(64 << 10, 256 << 10), (1 << 20, 1 << 20)])
+def test_stream_widens_a_pipe_to_its_buffer_but_never_shrinks_it(before: int, after: int) -> None:
+    import fcntl
+
+    read_fd, write_fd = os.pipe()
+    fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, before)
+    os.write(write_fd, ticks(10).tobytes())
+    os.close(write_fd)
+    with open(read_fd, "rb", buffering=0) as pipe:
+        batches = stream(pipe, TICK)  # default pool: 256 KiB buffers
+        assert len(next(batches)) == 10
+        assert fcntl.fcntl(read_fd, fcntl.F_GETPIPE_SZ) == after
+        assert list(batches) == []
+
+
 def test_stream_through_a_real_socket_pair(source: tuple[Path, np.ndarray]) -> None:
     path, expected = source
     ours, theirs = socket.socketpair()
