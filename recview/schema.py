@@ -101,6 +101,8 @@ _SCALAR_RE = re.compile(
 )
 # A schema bigger than this is surely a mistake (and numpy refuses near 2**31).
 _MAX_ITEMSIZE = 1 << 30
+# Nested records deeper than this are surely a mistake (and recursion has limits).
+_MAX_DEPTH = 64
 
 
 # ---------------------------------------------------------------------------
@@ -758,6 +760,12 @@ def _canonical(dt: np.dtype[Any], unions: frozenset[str], path: str) -> np.dtype
         )
     if not dt.names:
         raise SchemaError(f"{where}: structured dtype with no fields", field=path or None)
+    if path.count(".") >= _MAX_DEPTH:
+        # Deeper would overflow the stack here or in to_json/from_json/to_construct
+        # (a RecursionError near 500 levels): refuse it, naming the field.
+        raise SchemaError(
+            f"{where}: records nested more than {_MAX_DEPTH} levels deep", field=path
+        )
     names: list[str] = []
     formats: list[Any] = []
     offsets: list[int] = []
