@@ -42,13 +42,14 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import construct as c
@@ -72,6 +73,7 @@ __all__ = [
     "same_values",
     "scalar_specs",
     "schemas",
+    "temp_file",
 ]
 
 ScalarKind = Literal["i", "u", "f", "b", "S"]
@@ -695,6 +697,32 @@ def same_values(expected: Any, actual: Any, path: str = "") -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def temp_file(directory: str | os.PathLike[str], content: bytes) -> Iterator[str]:
+    """A fresh file holding ``content`` in ``directory``, deleted on exit.
+
+    Property tests run many examples in one directory (hypothesis shares a
+    test's fixtures between its examples): each example gets its own file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from recview.testing import temp_file
+    >>> with temp_file(tempfile.mkdtemp(), b"abc") as path:
+    ...     print(os.path.getsize(path))
+    3
+    >>> os.path.exists(path)
+    False
+    """
+    fd, path = tempfile.mkstemp(suffix=".bin", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        yield path
+    finally:
+        os.unlink(path)
+
+
 # ---------------------------------------------------------------------------
 # The one-call round-trip check
 # ---------------------------------------------------------------------------
@@ -780,33 +808,30 @@ def check_roundtrip(
                 )
     n = len(raw) // itemsize
     expected = np.frombuffer(raw, dtype=dt)
-    fd, path = tempfile.mkstemp(suffix=".bin", dir=tmp_dir)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(header + raw)
-        with rv.open(path, schema, offset=len(header)) as view:
-            if len(view) != n:
-                _fail(f"{path}: len(view) is {len(view)}, expected {n} records")
-            _check_arrays(view, expected, n)
-            for i in range(n):
-                chunk = raw[i * itemsize : (i + 1) * itemsize]
-                actual = from_numpy(dt, view[i])
-                parsed = _plain(con.parse(chunk))
-                diff = same_values(parsed, actual)
+    with (
+        temp_file(tmp_dir, header + raw) as path,
+        rv.open(path, schema, offset=len(header)) as view,
+    ):
+        if len(view) != n:
+            _fail(f"{path}: len(view) is {len(view)}, expected {n} records")
+        _check_arrays(view, expected, n)
+        for i in range(n):
+            chunk = raw[i * itemsize : (i + 1) * itemsize]
+            actual = from_numpy(dt, view[i])
+            parsed = _plain(con.parse(chunk))
+            diff = same_values(parsed, actual)
+            if diff is not None:
+                _fail(f"record {i}: view vs to_construct().parse: {diff}")
+            if values is not None:
+                diff = same_values(values[i], actual)
                 if diff is not None:
-                    _fail(f"record {i}: view vs to_construct().parse: {diff}")
-                if values is not None:
-                    diff = same_values(values[i], actual)
-                    if diff is not None:
-                        _fail(f"record {i}: view vs the values written: {diff}")
-                rebuilt = con.build(parsed)
-                if rebuilt != chunk:
-                    _fail(
-                        f"record {i}: to_construct().build(parse(b)) gives {rebuilt!r}, "
-                        f"not the {chunk!r} read"
-                    )
-    finally:
-        os.unlink(path)
+                    _fail(f"record {i}: view vs the values written: {diff}")
+            rebuilt = con.build(parsed)
+            if rebuilt != chunk:
+                _fail(
+                    f"record {i}: to_construct().build(parse(b)) gives {rebuilt!r}, "
+                    f"not the {chunk!r} read"
+                )
     return raw
 
 

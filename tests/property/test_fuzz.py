@@ -22,7 +22,6 @@ import math
 import os
 import pickle
 import sys
-import tempfile
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,7 +34,7 @@ from hypothesis.control import currently_in_test_context
 from hypothesis.extra import numpy as hnp
 
 import recview as rv
-from tests.strategies import field_names, schemas
+from tests.strategies import field_names, schemas, temp_file
 
 T = TypeVar("T")
 
@@ -102,17 +101,6 @@ def bounded(fn: Callable[[], T], limit: int = SMALL) -> T:
         tracemalloc.stop()
     assert peak < limit, f"allocated {peak:,} bytes"
     return result
-
-
-@contextlib.contextmanager
-def a_file(directory: Path, content: bytes) -> Iterator[str]:
-    fd, path = tempfile.mkstemp(suffix=".bin", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        yield path
-    finally:
-        os.unlink(path)
 
 
 # ---------------------------------------------------------------------------
@@ -426,7 +414,7 @@ def test_open_with_random_arguments_raises_only_documented_errors(
 ) -> None:
     schema, content, kwargs, bad = case
     records, warns = expected_open(schema, len(content), kwargs) if not bad else (None, False)
-    with a_file(hyp_tmp, content) as path:
+    with temp_file(hyp_tmp, content) as path:
         with pytest.warns(rv.LayoutWarning) if warns else contextlib.nullcontext():
             view, err = attempt(
                 lambda: bounded(lambda: rv.open(path, schema, **kwargs)), OPEN_ERRORS
@@ -508,7 +496,7 @@ def test_view_with_random_keys_and_arguments_raises_only_documented_errors(
     ops = data.draw(view_operations(schema), label="ops")
     content = np.random.default_rng(nrecords).bytes(nrecords * schema.itemsize)
     names = set(schema.names) | {f.path for f in schema.fields()}
-    with a_file(hyp_tmp, content) as path, rv.open(path, schema, mode=mode) as view:
+    with temp_file(hyp_tmp, content) as path, rv.open(path, schema, mode=mode) as view:
         for op, arg in ops:
             calls = {
                 "getitem": lambda arg=arg: view[arg],
@@ -564,7 +552,7 @@ def test_a_count_beyond_the_file_is_a_layout_error_not_an_allocation(
     hyp_tmp: Path, count: int, itemsize: int, mode: str
 ) -> None:
     schema = rv.Schema.from_dtype([("raw", f"V{itemsize}")])
-    with a_file(hyp_tmp, b"\0" * 100) as path:
+    with temp_file(hyp_tmp, b"\0" * 100) as path:
         with pytest.raises(rv.LayoutError) as err:
             bounded(lambda: rv.open(path, schema, count=count, mode=mode), limit=256 << 10)
         assert f"{count:,} records" in str(err.value)

@@ -7,12 +7,8 @@ errors must be the documented ones.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import tempfile
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +17,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import recview as rv
-from tests.strategies import field_specs, from_numpy, record_bytes, records, same_values
+from tests.strategies import field_specs, from_numpy, record_bytes, records, same_values, temp_file
 
 MODES = st.sampled_from(["mmap", "pread"])
-
-
-@contextlib.contextmanager
-def record_file(directory: Path, content: bytes) -> Iterator[str]:
-    """A fresh file holding ``content``, deleted afterwards (one per example)."""
-    fd, path = tempfile.mkstemp(suffix=".bin", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        yield path
-    finally:
-        os.unlink(path)
 
 
 @st.composite
@@ -71,7 +55,7 @@ def test_open_counts_whole_records_and_applies_the_trailing_policy(
     itemsize = schema.itemsize
     content = header + raw + stray
     n, extra = divmod(len(raw) + len(stray), itemsize)
-    with record_file(hyp_tmp, content) as path:
+    with temp_file(hyp_tmp, content) as path:
         if extra and trailing == "error":
             with pytest.raises(rv.LayoutError) as err:
                 rv.open(path, schema, offset=len(header), trailing=trailing, mode=mode)
@@ -101,7 +85,7 @@ def test_count_takes_exactly_that_many_records_or_raises(
 ) -> None:
     schema, header, raw = data
     n = len(raw) // schema.itemsize
-    with record_file(hyp_tmp, header + raw) as path:
+    with temp_file(hyp_tmp, header + raw) as path:
         if count > n:
             with pytest.raises(rv.LayoutError) as err:
                 rv.open(path, schema, offset=len(header), count=count, mode=mode)
@@ -120,7 +104,7 @@ def test_file_shorter_than_the_header_is_a_layout_error(
     schema, header, raw = data
     content = header + raw
     offset = len(content) + cut
-    with record_file(hyp_tmp, content) as path, pytest.raises(rv.LayoutError) as err:
+    with temp_file(hyp_tmp, content) as path, pytest.raises(rv.LayoutError) as err:
         rv.open(path, schema, offset=offset)
     assert path in str(err.value)
     assert f"{offset:,}-byte header" in str(err.value)
@@ -143,7 +127,7 @@ def test_indexing_and_slicing_match_numpy(
     schema, header, raw = data
     want = np.frombuffer(raw, dtype=schema.dtype)
     n = len(want)
-    with record_file(hyp_tmp, header + raw) as path:
+    with temp_file(hyp_tmp, header + raw) as path:
         view = rv.open(path, schema, offset=len(header), mode=mode)
         whole = view.array
         for i in range(-n, n):
@@ -209,7 +193,7 @@ def test_batches_cover_exactly_the_records_in_order(
     how, k = step
     kwargs: dict[str, Any] = {how: k} if how != "default" else {}
     per_batch = k if how == "records" else max(1, k // itemsize) if how == "nbytes" else n
-    with record_file(hyp_tmp, header + raw) as path:
+    with temp_file(hyp_tmp, header + raw) as path:
         with rv.open(path, schema, offset=len(header), mode=mode) as view:
             if start > n:
                 with pytest.raises(IndexError, match=f"start={start}"):
@@ -233,7 +217,7 @@ def test_batches_reject_negative_sizes(
 ) -> None:
     schema, header, raw = data
     with (
-        record_file(hyp_tmp, header + raw) as path,
+        temp_file(hyp_tmp, header + raw) as path,
         rv.open(path, schema, offset=len(header)) as view,
     ):
         for kwargs in ({"records": bad}, {"nbytes": bad}, {"start": bad}):
@@ -262,7 +246,7 @@ def test_columns_equal_numpy_per_field_copies(
     schema, header, raw = data
     want = np.frombuffer(raw, dtype=schema.dtype)
     leaves = schema.fields()
-    with record_file(hyp_tmp, header + raw) as path:
+    with temp_file(hyp_tmp, header + raw) as path:
         with rv.open(path, schema, offset=len(header), mode=mode) as view:
             cols = view.columns()
             names = pick.draw(
