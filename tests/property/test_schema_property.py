@@ -15,6 +15,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import construct as c
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -61,7 +62,7 @@ def list_spec(spec: RecordSpec) -> list[tuple[Any, ...]]:
 # ---------------------------------------------------------------------------
 
 
-@settings(max_examples=40)
+@settings(max_examples=30)
 @given(data=st.data())
 def test_construct_and_numpy_encode_the_same_bytes(data: st.DataObject) -> None:
     spec = data.draw(field_specs(), label="spec")
@@ -81,7 +82,7 @@ def test_construct_and_numpy_encode_the_same_bytes(data: st.DataObject) -> None:
         )
 
 
-@settings(max_examples=40)
+@settings(max_examples=30)
 @given(data=st.data())
 def test_recview_reads_construct_bytes_field_for_field(data: st.DataObject, hyp_tmp: Path) -> None:
     spec = data.draw(field_specs(), label="spec")
@@ -205,6 +206,19 @@ def test_arrays_of_arrays_are_one_layout_with_multidimensional_arrays(data: st.D
     assert rv.Schema.from_json(nested.to_json()) == nested
     if spec.in_offset_order:  # construct's Array(2, Array(3, t)) is (t, (2, 3)) too
         assert rv.Schema.from_construct(nested.to_construct()) == nested
+
+
+def test_construct_arrays_of_arrays_are_multidimensional_arrays() -> None:
+    """from_construct(Array(2, Array(3, t))) once differed from (t, (2, 3))."""
+    struct = c.Struct(
+        "a" / c.Array(2, c.Array(3, c.Int8ub)), "p" / c.Array(2, c.Struct("x" / c.Int16ul))
+    )
+    want = rv.Schema.from_dtype([("a", "u1", (2, 3)), ("p", [("x", "<u2")], (2,))])
+    assert rv.Schema.from_construct(struct) == want
+    assert (
+        rv.Schema.from_dtype([("a", np.dtype(("u1", (3,))), (2,)), ("p", [("x", "<u2")], (2,))])
+        == want
+    )
 
 
 # ---------------------------------------------------------------------------
