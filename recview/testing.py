@@ -472,6 +472,12 @@ def _draw_record(
 def schemas(**kwargs: Any) -> st.SearchStrategy[rv.Schema]:
     """Random :class:`recview.Schema` objects (``field_specs(**kwargs)`` compiled).
 
+    Parameters
+    ----------
+    **kwargs
+        As for :func:`field_specs`. Draw from :func:`field_specs` instead when
+        the test also needs the independent ``construct.Struct``.
+
     Examples
     --------
     >>> import recview as rv
@@ -534,6 +540,16 @@ def records(schema: rv.Schema | RecordSpec | Any) -> st.SearchStrategy[dict[str,
     schema : Schema, RecordSpec or anything Schema.from_dtype accepts
         Field kinds ``b i u f S`` are supported.
 
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of dict
+
+    Raises
+    ------
+    hypothesis.errors.InvalidArgument
+        A field has a kind with no value strategy (complex, datetime, ``U``,
+        ``V``); the message names the field.
+
     Examples
     --------
     >>> import recview as rv
@@ -559,6 +575,18 @@ def record_bytes(spec: RecordSpec | Any, values: Iterable[Mapping[str, Any]]) ->
     """The bytes of ``values`` (records as drawn by :func:`records`), encoded by
     the independent ``construct.Struct`` of ``spec`` (:meth:`RecordSpec.construct`),
     or by ``spec`` itself if it is a ``construct`` struct.
+
+    Parameters
+    ----------
+    spec : RecordSpec or construct.Struct
+        The layout; a :class:`RecordSpec` is encoded by :meth:`RecordSpec.construct`.
+    values : iterable of dict
+        Records, as :func:`records` draws them.
+
+    Returns
+    -------
+    bytes
+        The records' bytes, one after the other.
 
     Examples
     --------
@@ -598,6 +626,18 @@ def records_to_array(
     The second, construct-free way to get a record's bytes:
     ``records_to_array(schema, values).tobytes()``.
 
+    Parameters
+    ----------
+    schema : Schema, RecordSpec or anything Schema.from_dtype accepts
+        The layout.
+    values : iterable of dict
+        Records, as :func:`records` draws them.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new structured array of ``schema``'s dtype, one element per record.
+
     Examples
     --------
     >>> from recview.testing import records_to_array
@@ -616,6 +656,18 @@ def records_to_array(
 def from_numpy(dtype: np.dtype[Any], value: Any) -> Any:
     """A numpy record (``np.void``) or field value as plain Python values, in the
     form :func:`records` draws (dicts, lists, int, float, bool, bytes).
+
+    Parameters
+    ----------
+    dtype : numpy.dtype
+        The dtype of ``value`` (a structured dtype for a record, a subarray
+        dtype for an array field).
+    value : numpy.void, numpy.ndarray or numpy scalar
+        The value, e.g. ``view[i]`` or ``view[i]["field"]``.
+
+    Returns
+    -------
+    dict, list, int, float, bool or bytes
 
     Examples
     --------
@@ -655,6 +707,18 @@ def same_values(expected: Any, actual: Any, path: str = "") -> str | None:
 
     NaN equals NaN, ``0.0`` differs from ``-0.0``, dicts compare by key and
     lists element-wise, recursively.
+
+    Parameters
+    ----------
+    expected, actual
+        Values in the form :func:`records` draws and :func:`from_numpy` returns.
+    path : str
+        Where the values sit, for the message (dotted field path).
+
+    Returns
+    -------
+    str or None
+        ``None`` when equal, else the first difference with its field path.
 
     Examples
     --------
@@ -703,6 +767,18 @@ def temp_file(directory: str | os.PathLike[str], content: bytes) -> Iterator[str
 
     Property tests run many examples in one directory (hypothesis shares a
     test's fixtures between its examples): each example gets its own file.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Where to make the file (e.g. a ``tmp_path_factory`` directory).
+    content : bytes
+        What the file holds.
+
+    Yields
+    ------
+    str
+        The file's path.
 
     Examples
     --------

@@ -286,3 +286,30 @@ def test_record_class_of_a_hand_written_spec() -> None:
         RecordSpec(
             (FieldSpec("a", ScalarSpec("u", 4), 0), FieldSpec("b", ScalarSpec("u", 1), 3)), 4
         )
+
+
+# ---------------------------------------------------------------------------
+# recview.testing itself: its checks can fail
+# ---------------------------------------------------------------------------
+
+
+def test_check_roundtrip_reports_bytes_that_do_not_round_trip(tmp_path: Path) -> None:
+    schema = rv.Schema.from_dtype(
+        {"names": ["a", "ok"], "formats": ["<u2", "|b1"], "offsets": [0, 3], "itemsize": 4}
+    )
+    good = b"\x01\x00\x00\x01" * 2
+    assert check_roundtrip(schema, good, tmp_path) == good
+    with pytest.raises(AssertionError, match=r"record 2: to_construct\(\)\.build"):
+        check_roundtrip(schema, good + b"\x01\x00\x07\x01", tmp_path)  # padding not zero
+    with pytest.raises(AssertionError, match="record 0"):
+        check_roundtrip(schema, b"\x01\x00\x00\x02", tmp_path)  # a bool stored as 2
+    with pytest.raises(ValueError, match="not whole records"):
+        check_roundtrip(schema, b"\x01\x00\x00", tmp_path)
+    assert not list(tmp_path.iterdir())  # every file made was deleted
+
+
+def test_records_refuses_kinds_it_cannot_draw() -> None:
+    from hypothesis.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="'z'"):
+        records(rv.Schema.from_dtype([("a", "<u4"), ("z", "<c8")]))
