@@ -677,9 +677,10 @@ def _widen_pipe(fileobj: object, nbytes: int) -> None:
     A pipe holds 64 KiB by default, which caps every read at 64 KiB however
     large the buffer: with the capacity of a buffer, one read can fill it, so
     the per-read costs (a system call, a batch, a wake-up of the writer) are
-    paid up to 4x less often. ``pv`` does the same. Never shrinks a pipe;
-    failures (not a pipe, no ``fileno``, over ``/proc/sys/fs/pipe-max-size``
-    for an unprivileged user) leave it as it is.
+    paid up to 4x less often. Never shrinks a pipe. Over
+    ``/proc/sys/fs/pipe-max-size`` (1 MiB by default), which an unprivileged
+    user may not exceed, 1 MiB is tried instead; any other failure (not a
+    pipe, no ``fileno``) leaves the file alone.
     """
     if sys.platform != "linux":
         return
@@ -687,8 +688,17 @@ def _widen_pipe(fileobj: object, nbytes: int) -> None:
 
     try:
         fd = fileobj.fileno()  # type: ignore[attr-defined]
-        if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) < nbytes:
-            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, nbytes)
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+        current = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+        for size in (nbytes, min(nbytes, 1 << 20)):
+            if size <= current:
+                return
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+            except PermissionError:
+                continue  # over pipe-max-size (1 MiB by default) when unprivileged
+            return
     except (AttributeError, OSError, TypeError, ValueError):
         pass
 

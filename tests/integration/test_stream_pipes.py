@@ -280,3 +280,29 @@ def test_open_compressed_missing_file(tmp_path: Path) -> None:
     for name in ("missing.gz", "missing.zst", "missing.bin"):
         with pytest.raises(FileNotFoundError):
             open_compressed(tmp_path / name)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="F_SETPIPE_SZ is Linux-only")
+def test_pipe_widening_falls_back_to_the_unprivileged_maximum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fcntl
+
+    real_fcntl = fcntl.fcntl
+    asked: list[int] = []
+
+    def unprivileged(fd: int, command: int, arg: int = 0) -> int:
+        if command == fcntl.F_SETPIPE_SZ:
+            asked.append(arg)
+            if arg > 1 << 20:
+                raise PermissionError(1, "Operation not permitted")
+        return real_fcntl(fd, command, arg)
+
+    monkeypatch.setattr(fcntl, "fcntl", unprivileged)
+    read_fd, write_fd = os.pipe()
+    os.close(write_fd)
+    with open(read_fd, "rb", buffering=0) as pipe:
+        assert list(stream(pipe, TICK, pool=BufferPool(buffer_size=4 << 20))) == []
+        assert real_fcntl(read_fd, fcntl.F_GETPIPE_SZ) == 1 << 20
+    assert asked[0] > 1 << 20  # the buffer capacity, refused
+    assert asked[1:] == [1 << 20]
