@@ -180,6 +180,8 @@ def machine() -> str:
 
 def fmt_time(seconds: float) -> str:
     """Seconds with a unit that keeps 3 significant digits."""
+    if seconds >= 1000:
+        return f"{seconds:.0f} s"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
@@ -195,8 +197,8 @@ def fmt_bytes(nbytes: float) -> str:
 
 
 def fmt_ratio(ratio: float) -> str:
-    """A ratio as ``1.02x`` (or ``1.2e+03x``)."""
-    return f"{ratio:.3g}x" if ratio < 1000 else f"{ratio:.2g}x"
+    """A ratio as ``1.02x``, ``31.5x`` or ``2480x``."""
+    return f"{ratio:.3g}x" if ratio < 100 else f"{ratio:.0f}x"
 
 
 def print_table(

@@ -64,6 +64,7 @@ TICK = np.dtype(
     ]
 )
 SCHEMA = rv.Schema.from_dtype(TICK)
+NAMES: tuple[str, ...] = SCHEMA.names
 #: The same record for the struct module.
 STRUCT_FMT = "<QdIHBBQ"
 assert struct.calcsize(STRUCT_FMT) == TICK.itemsize
@@ -221,7 +222,7 @@ def bench_sum(path: str, nbytes: int, runs: int) -> list[Row]:
 def _memmap_columns(path: str) -> dict[str, np.ndarray[Any, Any]]:
     mm = np.memmap(path, TICK, mode="r")
     # what a numpy user writes: one contiguous copy per field
-    return {name: np.ascontiguousarray(mm[name]) for name in TICK.names}
+    return {name: np.ascontiguousarray(mm[name]) for name in NAMES}
 
 
 def _struct_columns(data: bytes) -> list[np.ndarray[Any, Any]]:
@@ -230,7 +231,7 @@ def _struct_columns(data: bytes) -> list[np.ndarray[Any, Any]]:
 
 
 def _construct_columns(data: bytes, con: Any) -> dict[str, list[Any]]:
-    names = TICK.names
+    names = NAMES
     cols: dict[str, list[Any]] = {name: [] for name in names}
     size = TICK.itemsize
     for pos in range(0, len(data), size):
@@ -246,7 +247,7 @@ def bench_columns(
     with rv.open(path, SCHEMA) as view:
         got = view.columns()
         want = _memmap_columns(path)
-        for name in TICK.names:
+        for name in NAMES:
             if not np.array_equal(got[name], want[name]):
                 raise AssertionError(f"columns()[{name!r}] differs from the memmap copy")
         del got, want
@@ -516,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         if "5" in args.only:
             nbytes = size(args.batches_gib)
             with data_file(directory, "batches.bin", nbytes, keep=args.keep) as path:
-                rows += bench_batches(path, nbytes, max(3, args.runs // 2 + 1))
+                rows += bench_batches(path, nbytes, args.runs)
     finally:
         if not args.keep:
             with contextlib.suppress(OSError):
