@@ -35,6 +35,7 @@ from recview.errors import (
     LayoutWarning,
     TruncatedError,
 )
+from recview.pool import BufferPool
 from recview.schema import Schema, as_schema
 
 __all__ = ["View", "open"]
@@ -44,6 +45,11 @@ Mode = Literal["mmap", "pread"]
 
 #: Default batch size of :meth:`View.batches`, in bytes.
 DEFAULT_BATCH_NBYTES = 8 << 20
+#: Default batch size when batches are copies read with ``pread``
+#: (``mode="pread"``, and :meth:`View.follow`), in bytes: a 1 MiB batch is still
+#: in the CPU caches when the caller reads it; 8 MiB ones are read back from
+#: memory, which halves the throughput (``benchmarks/bench_pread.py``).
+DEFAULT_PREAD_BATCH_NBYTES = 1 << 20
 # columns() copies this many bytes of records per block: small enough that a
 # block stays in L2 while every column is filled from it.
 _COLUMN_BLOCK_NBYTES = 256 << 10
@@ -431,12 +437,24 @@ class View:
             return self._arr()[a:b]
         return self._pread(a, b)
 
-    def _pread(self, a: int, b: int) -> np.ndarray[Any, Any]:
-        """Copy records ``a..b`` with ``pread``: nothing returned can fault later."""
+    def _pread(self, a: int, b: int, pool: BufferPool | None = None) -> np.ndarray[Any, Any]:
+        """Copy records ``a..b`` with ``pread``: nothing returned can fault later.
+
+        With a ``pool`` (scans), large reads go into its reusable buffers: a
+        fresh buffer per batch would cost a page fault per 4 KiB of it, more
+        than the copy itself. A buffer is reused only once nothing views it.
+        """
         n = b - a
-        out = np.empty(n, dtype=self._schema.dtype)
+        start = self._offset + a * self._itemsize
+        if pool is not None and n * self._itemsize >= _POOL_MIN_NBYTES:
+            # phase: the same address alignment as the file offset (and as an
+            # mmap view of it), so fields are aligned as they would be there
+            raw = pool.acquire(n * self._itemsize, phase=start)
+            out = raw.view(self._schema.dtype)
+        else:
+            out = np.empty(n, dtype=self._schema.dtype)
         buf = memoryview(out.view(np.uint8).reshape(-1).data) if n else memoryview(b"")
-        pos, start = 0, self._offset + a * self._itemsize
+        pos = 0
         while pos < len(buf):
             want = len(buf) - pos
             got = os.preadv(self._fd, [buf[pos:]], start + pos)
@@ -590,7 +608,8 @@ class View:
             Records per batch.
         nbytes : int, optional
             Bytes per batch (rounded down to whole records, at least one);
-            default 8 MiB when ``records`` is not given either.
+            default 8 MiB (1 MiB in ``mode="pread"``) when ``records`` is not
+            given either.
         start : int
             First record.
 
@@ -612,7 +631,11 @@ class View:
         else:
             if nbytes is not None:
                 _check_int(nbytes, "nbytes")
-            step = (DEFAULT_BATCH_NBYTES if nbytes is None else int(nbytes)) // self._itemsize
+            if nbytes is None:
+                nbytes = (
+                    DEFAULT_BATCH_NBYTES if self._mode == "mmap" else DEFAULT_PREAD_BATCH_NBYTES
+                )
+            step = int(nbytes) // self._itemsize
         step = max(1, step)
         _check_int(start, "start")
         if start > self._count:
@@ -626,6 +649,8 @@ class View:
         # meanwhile: the advice below must go to the pages the batches view.
         arr = self._arr() if self._mode == "mmap" else None
         m = self._map if arr is not None else None
+        # pread: two buffers alternate (the caller's batch, the next one)
+        pool = _batch_pool(step * itemsize) if arr is None else None
         if m is not None:
             m.advise(start * itemsize, (n - start) * itemsize, _MADV_SEQUENTIAL)
         a = start
@@ -635,7 +660,7 @@ class View:
                 b = min(n, a + step)
                 if m is not None and b < n:
                     m.advise(b * itemsize, min(step, n - b) * itemsize, _MADV_WILLNEED)
-                yield self._pread(a, b) if arr is None else arr[a:b]
+                yield self._pread(a, b, pool) if arr is None else arr[a:b]
                 if m is not None:
                     self._check()  # the caller read this window: did it fault?
                     m.advise(a * itemsize, (b - a) * itemsize, _MADV_DONTNEED)
@@ -745,7 +770,7 @@ class View:
             End the iteration after this many seconds without new records
             (default: wait forever).
         records : int, optional
-            Largest batch, in records (default: 8 MiB worth).
+            Largest batch, in records (default: 1 MiB worth).
 
         Returns
         -------
@@ -773,7 +798,7 @@ class View:
             raise ValueError(f"poll must be > 0 seconds, got {poll}")
         if timeout is not None and timeout < 0:
             raise ValueError(f"timeout must be >= 0 seconds, got {timeout}")
-        step = max(1, DEFAULT_BATCH_NBYTES // self._itemsize) if records is None else records
+        step = max(1, DEFAULT_PREAD_BATCH_NBYTES // self._itemsize) if records is None else records
         _check_int(step, "records")
         n = self.refresh()
         pos = n if start is None else start
@@ -791,6 +816,7 @@ class View:
         self, pos: int, poll: float, timeout: float | None, step: int
     ) -> Iterator[np.ndarray[Any, Any]]:
         last = time.monotonic()
+        pool = _batch_pool(step * self._itemsize)
         while True:
             n = self.refresh()
             if n > pos:
@@ -800,7 +826,7 @@ class View:
                     # pread, not the mapping: a copy no later truncation can
                     # zero, and no remap (nor a mapping kept alive by a batch
                     # the caller keeps) per poll of a growing file.
-                    batch = self._pread(pos, b)
+                    batch = self._pread(pos, b, pool)
                     pos = b
                     yield batch
                 last = time.monotonic()
@@ -879,6 +905,18 @@ def _leaf_view(
         offset=f.offset,
         strides=(itemsize, *inner),
     )
+
+
+# pread scans read batches of at least this many bytes into pooled buffers.
+# Smaller ones are faster from np.empty: glibc's malloc serves them from its
+# heap, reusing the block the previous batch freed (its mmap threshold adapts
+# up to 32 MiB), while above that every batch would be freshly mapped memory,
+# page-faulted 4 KiB at a time (measured: 64 MiB batches 2.4x faster pooled).
+_POOL_MIN_NBYTES = 32 << 20
+
+
+def _batch_pool(nbytes: int) -> BufferPool:
+    return BufferPool(buffer_size=max(1, nbytes), max_buffers=2)
 
 
 # Linux returns at most this many bytes from one read (MAX_RW_COUNT), on
