@@ -363,3 +363,31 @@ print(json.dumps({"sum": int(kept.sum())}))  # reads lost pages: zeros, no death
 
 def test_refresh_reinstalls_the_guard_even_when_it_raises(tmp_path):
     assert run_child(FAULTHANDLER_CHILD, tmp_path) == {"sum": 0}
+
+
+def test_pread_scans_reuse_pooled_buffers_and_never_overwrite_kept_batches(tmp_path, monkeypatch):
+    from recview import view as view_module
+
+    monkeypatch.setattr(view_module, "_POOL_MIN_NBYTES", 1024)  # pool every batch
+    path = tmp_path / "r.bin"
+    records(0, 10_000).tofile(path)
+    with rv.open(path, DT, mode="pread") as view:
+        addresses = set()
+        for batch in view.batches(100):  # the caller drops each batch
+            addresses.add(batch.__array_interface__["data"][0])
+        assert len(addresses) <= 3  # two buffers alternate
+        kept = list(view.batches(100))
+        assert not kept[0].flags.writeable
+        np.testing.assert_array_equal(np.concatenate(kept), records(0, 10_000))
+        follow = list(view.follow(start=0, timeout=0, records=100))
+        np.testing.assert_array_equal(np.concatenate(follow), records(0, 10_000))
+
+
+def test_pread_batches_default_to_one_mib(tmp_path):
+    path = tmp_path / "r.bin"
+    n = (3 << 20) // 24
+    records(0, n).tofile(path)
+    with rv.open(path, DT, mode="pread") as view:
+        sizes = [len(b) for b in view.batches()]
+    assert sizes[0] == (1 << 20) // 24
+    assert sum(sizes) == n
