@@ -453,11 +453,14 @@ class View:
             out = raw.view(self._schema.dtype)
         else:
             out = np.empty(n, dtype=self._schema.dtype)
-        buf = memoryview(out.view(np.uint8).reshape(-1).data) if n else memoryview(b"")
+        nbytes = n * self._itemsize
         pos = 0
-        while pos < len(buf):
-            want = len(buf) - pos
-            got = os.preadv(self._fd, [buf[pos:]], start + pos)
+        while pos < nbytes:
+            # The array itself is the first read's buffer (a memoryview of it
+            # costs more than a small read); only a capped read needs one.
+            dest: Any = out if pos == 0 else out.view(np.uint8).reshape(-1)[pos:]
+            want = nbytes - pos
+            got = os.preadv(self._fd, [dest], start + pos)
             pos += got
             if got < min(want, _MAX_READ_NBYTES):
                 # Short, and not by Linux's cap on one read: the file ended
@@ -470,7 +473,7 @@ class View:
                     held,
                     size,
                     f"file ended at byte {start + pos:,} during a read up to byte "
-                    f"{start + len(buf):,}",
+                    f"{start + nbytes:,}",
                 )
         out.flags.writeable = False
         return out
