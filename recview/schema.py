@@ -28,6 +28,7 @@ this grammar: it never evaluates code.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import itertools
 import json
@@ -707,10 +708,19 @@ def as_schema(obj: Any) -> Schema:
         return obj
     if isinstance(obj, type) and issubclass(obj, Record):
         return obj.schema
+    if isinstance(obj, np.dtype):
+        return _schema_of_dtype(obj)
     mod = type(obj).__module__ or ""
     if mod.split(".")[0] == "construct":
         return Schema.from_construct(obj)
     return Schema.from_dtype(obj)
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_of_dtype(dtype: np.dtype[Any]) -> Schema:
+    # rv.open(path, dtype) in a loop should not recompile the same layout
+    # (validation and canonicalisation cost ~10x the open itself).
+    return Schema.from_dtype(dtype)
 
 
 # ---------------------------------------------------------------------------
