@@ -335,7 +335,12 @@ def read(
     if not parts:
         return dd.from_pandas(meta, npartitions=1)
     divisions = (*(p.row for p in parts), parts[-1].row + parts[-1].count - 1)
-    kwargs: dict[str, Any] = {"options": options, "path_column": path_column, "files": files}
+    # Every task carries its kwargs: the file list only when it is needed.
+    kwargs: dict[str, Any] = {
+        "options": options,
+        "path_column": path_column,
+        "files": files if path_column is not None else (),
+    }
     if columns is not None:
         kwargs["columns"] = list(columns)
     return dd.from_map(
