@@ -322,7 +322,8 @@ def read(
     ...                   blocksize="8KiB")
     >>> df.npartitions, df.divisions[:3]
     (6, (0, 512, 1000))
-    >>> int(df["ts"].sum().compute(scheduler="sync")), float(df["price"].sum().compute())
+    >>> totals = df[["ts", "price"]].sum().compute(scheduler="sync")
+    >>> int(totals["ts"]), float(totals["price"])
     (4498500, 1500.0)
     """
     dd = require("dask.dataframe", extra="dask", purpose="recview.dask.read")
