@@ -61,8 +61,15 @@ def note(what: str) -> None:
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if _watch and event in _CODE_EVENTS:
-        _watch[-1].append(event)
+    if not _watch or event not in _CODE_EVENTS:
+        return
+    # A module imported lazily (json.loads of bytes looks up the utf-16/32
+    # codecs on first use) runs that module's code, from its file: not data.
+    if event == "exec" and os.path.isfile(getattr(args[0], "co_filename", "")):
+        return
+    if event == "compile" and isinstance(args[1], str) and os.path.isfile(args[1]):
+        return
+    _watch[-1].append(f"{event}{args!r:.80}")
 
 
 @contextlib.contextmanager
