@@ -188,8 +188,8 @@ class BufferPool:
     Examples
     --------
     >>> import numpy as np
-    >>> from recview.pool import BufferPool
-    >>> pool = BufferPool(buffer_size=4096, max_buffers=2)
+    >>> import recview as rv
+    >>> pool = rv.BufferPool(buffer_size=4096, max_buffers=2)
     >>> a = pool.acquire(16)
     >>> a[:] = 7
     >>> b = pool.acquire(16)           # a is still alive: another buffer
@@ -563,17 +563,17 @@ def stream(
     Examples
     --------
     >>> import io, numpy as np
-    >>> from recview.pool import stream
+    >>> import recview as rv
     >>> dtype = np.dtype([("ts", "<u8"), ("price", "<f8")])
     >>> data = np.array([(1, 9.5), (2, 9.75), (3, 10.0)], dtype=dtype).tobytes()
-    >>> for batch in stream(io.BytesIO(b"HDR!" + data), dtype, offset=4, records=2):
+    >>> for batch in rv.stream(io.BytesIO(b"HDR!" + data), dtype, offset=4, records=2):
     ...     print(batch["ts"].tolist(), batch.flags.writeable)
     [1, 2] False
     [3] False
 
     A partial record at the end follows *trailing*:
 
-    >>> batches = stream(io.BytesIO(data + b"xyz"), dtype)
+    >>> batches = rv.stream(io.BytesIO(data + b"xyz"), dtype)
     >>> len(next(batches))
     3
     >>> next(batches)
@@ -748,12 +748,13 @@ def open_compressed(path: str | os.PathLike[str]) -> IO[bytes]:
     Examples
     --------
     >>> import gzip, os, tempfile, numpy as np
-    >>> from recview.pool import open_compressed, stream
+    >>> import recview as rv
+    >>> from recview.pool import open_compressed
     >>> path = os.path.join(tempfile.mkdtemp(), "ticks.bin.gz")
     >>> with gzip.open(path, "wb") as f:
     ...     _ = f.write(np.arange(5, dtype="<u4").tobytes())
     >>> with open_compressed(path) as f:
-    ...     print(np.concatenate(list(stream(f, [("n", "<u4")])))["n"].tolist())
+    ...     print(np.concatenate(list(rv.stream(f, [("n", "<u4")])))["n"].tolist())
     [0, 1, 2, 3, 4]
     """
     suffix = os.path.splitext(os.fspath(path))[1].lower()
