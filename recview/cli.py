@@ -255,6 +255,20 @@ class _CountingReader:
         self.nbytes += n
         return n
 
+    def readinto1(self, buffer: Any) -> int:
+        # Forwarded so that rv.stream hands records on as they arrive on stdin
+        # (one short read) instead of waiting for a full buffer.
+        readinto1 = getattr(self.raw, "readinto1", None)
+        if readinto1 is None:
+            return self.readinto(buffer)
+        n = int(readinto1(buffer) or 0)
+        self.nbytes += n
+        return n
+
+    def fileno(self) -> int:
+        # Forwarded so that rv.stream can widen a pipe on standard input.
+        return int(self.raw.fileno())
+
 
 class _Source:
     """Records of one input, as a view over a file or a one-pass stream.
