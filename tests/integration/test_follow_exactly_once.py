@@ -51,7 +51,7 @@ WRITER = (
     + r"""
 import os, random, sys, time
 path, n, seed, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-ready = sys.argv[5]
+ready, gate = sys.argv[5], sys.argv[6]  # gate: "" or a file to wait for before the last tenth
 recs = np.zeros(n, DT)
 recs["seq"] = np.arange(n)
 recs["check"] = check_of(recs["seq"])
@@ -62,6 +62,8 @@ while not os.path.exists(ready):  # the reader follows from an empty file on
     time.sleep(0.005)
 pos, chunks, t0 = 0, 0, time.monotonic()
 while pos < len(raw):
+    while gate and pos >= len(raw) * 9 // 10 and not os.path.exists(gate):
+        time.sleep(0.005)
     size = rng.choice((rng.randint(1, 15), rng.randint(1, 4096), rng.randint(1, 1 << 17)))
     pos += os.write(fd, raw[pos : pos + size])
     chunks += 1
@@ -161,7 +163,7 @@ def _setup(tmp_path):
 
 def test_follow_delivers_a_million_records_exactly_once(tmp_path):
     path, state_dir = _setup(tmp_path)
-    writer = _start(WRITER, path, N, 1, WRITE_SECONDS, state_dir / "ready")
+    writer = _start(WRITER, path, N, 1, WRITE_SECONDS, state_dir / "ready", "")
     reader = _start(READER, path, state_dir, N)
     chunks = int(_finish(writer))
     _finish(reader)
@@ -177,39 +179,59 @@ def test_follow_delivers_a_million_records_exactly_once(tmp_path):
 def test_follow_resumed_after_sigkill_at_random_moments_loses_and_repeats_nothing(tmp_path):
     path, state_dir = _setup(tmp_path)
     rng = random.Random(4)
-    writer = _start(WRITER, path, N, 2, WRITE_SECONDS, state_dir / "ready")
-    kills = 0
+    # the writer holds back the last tenth until every kill is done: the
+    # reader cannot be finished before it is killed KILLS times
+    gate = tmp_path / "gate"
+    writer = _start(WRITER, path, N, 2, WRITE_SECONDS, state_dir / "ready", gate)
+    kills = mid_stream = 0
+    gated = 16 * N * 9 // 10
     while kills < KILLS:
         before = _pos(state_dir)
         reader = _start(READER, path, state_dir, N)
         # Kill once this run has delivered something (interpreter start-up
-        # takes a while on a loaded machine), a random moment later: between
-        # batches, mid-write, mid-persist...
+        # takes a while on a loaded machine), or has caught up with a writer
+        # held at the gate, a random moment later: between batches, mid-write,
+        # mid-persist, waiting...
         deadline = time.monotonic() + 60
-        while reader.poll() is None and _pos(state_dir) == before:
+        while reader.poll() is None:
             assert time.monotonic() < deadline, "the reader made no progress in 60 s"
+            pos = _pos(state_dir)
+            if pos > before:
+                mid_stream += 1
+                break
+            caught_up = _starts(state_dir) == kills + 1 and 16 * pos >= path.stat().st_size - 15
+            if caught_up and path.stat().st_size >= gated:
+                break
             time.sleep(0.002)
         time.sleep(rng.uniform(0.0, 0.03))
-        if reader.poll() is not None:
-            break  # it had everything already
+        assert reader.poll() is None, reader.communicate()  # it cannot have everything yet
         reader.send_signal(signal.SIGKILL)
         reader.communicate()
         kills += 1
-    else:
-        _finish(_start(READER, path, state_dir, N))
+    gate.touch()
+    _finish(_start(READER, path, state_dir, N))
     _finish(writer)
     tally = _tally(state_dir)
-    print("exactly once with kills:", tally, "kills:", kills)
+    print("exactly once with kills:", tally, "kills:", kills, "mid-stream:", mid_stream)
     assert kills == KILLS
+    assert mid_stream >= 1
     assert tally["starts"] == kills + 1
     assert tally["lost"] == tally["duplicated"] == tally["out_of_order"] == 0
     assert tally["strangers"] == tally["corrupt"] == 0
     assert tally["delivered"] == N
 
 
-def _pos(state_dir):
+def _state(state_dir):
     try:
         with open(state_dir / "state.json") as f:
-            return int(json.load(f)["pos"])
+            return json.load(f)
     except FileNotFoundError:
-        return 0
+        return {"pos": 0, "starts": 0}
+
+
+def _pos(state_dir):
+    return int(_state(state_dir)["pos"])
+
+
+def _starts(state_dir):
+    return int(_state(state_dir)["starts"])
