@@ -3,13 +3,22 @@
 This module owns :class:`View`: the record region of a file (after an optional
 header) overlaid with a schema's structured dtype. In ``mode="mmap"`` the
 region is mapped read-only (see :mod:`recview._mapping`, which also guards the
-mapping against SIGBUS) and every array handed out is a zero-copy view of it;
-in ``mode="pread"`` nothing is mapped and records are read with ``pread``.
+mapping against SIGBUS) and every array handed out is a zero-copy view of it,
+except :meth:`View.follow`'s batches, which are copies; in ``mode="pread"``
+nothing is mapped and records are read with ``pread``.
 
-Memory model: opening maps, it reads nothing. Pages are read by the kernel as
-arrays touch them and count in the process RSS while mapped; ``batches()``
-releases each window (``madvise(MADV_DONTNEED)``) once the caller moves on, so
-a scan of any file size keeps RSS bounded by about one batch.
+Memory model: opening maps nothing and reads nothing; the first read maps the
+records the view holds, and the first read after :meth:`View.refresh` found
+more maps again (the old mapping lives on while arrays view it). Pages are
+read by the kernel as arrays touch them and count in the process RSS while
+mapped; ``batches()`` releases each window (``madvise(MADV_DONTNEED)``) once
+the caller moves on, so a scan of any file size keeps RSS bounded by about one
+batch.
+
+Files that change (issue 4, ``docs/changing_files.md``): every read through
+the mapping first checks a flag and the guard's fault counter; ``refresh()``
+adds one ``fstat``. A view that saw its file shrink (or a fault in any of its
+mappings) raises :class:`TruncatedError` until it is reopened.
 """
 
 from __future__ import annotations
