@@ -494,6 +494,23 @@ class View:
         return self._records(0, self._count)
 
     def __getitem__(self, key: Any) -> Any:
+        if type(key) is int and self._mode == "mmap":
+            # Fast path for one record by a Python int, the commonest lookup:
+            # the general path below costs twice np.memmap's mm[i]. numpy
+            # checks the bounds and counts negative indices from the end.
+            if (
+                self._closed
+                or self._truncated is not None
+                or _mapping.fault_count() != self._faults_seen
+            ):
+                self._check()
+            arr = self._array if self._mapped == self._count else self._arr()
+            try:
+                return arr[key]
+            except IndexError:
+                raise IndexError(
+                    f"record index {key} is out of range for {self._count:,} records"
+                ) from None
         self._check()
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             n = self._count
@@ -592,13 +609,23 @@ class View:
             outs[f.path] = np.empty((n, *f.shape), dtype=native)
             plan.append((f, outs[f.path]))
         block = max(1, _COLUMN_BLOCK_NBYTES // self._itemsize)
-        for a in builtins.range(0, n, block):
-            b = min(n, a + block)
-            raw = self._records(a, b)
-            base = raw.view(np.uint8).reshape(-1) if self._mode == "pread" else None
-            for f, out in plan:
-                src = _leaf_view(raw, base, f, b - a, self._itemsize)
-                out[a:b] = src
+        if self._mode == "mmap":
+            # Each leaf's strided view of all records is made once, and blocks
+            # are slices of it: making a view from a structured array costs
+            # ~10 us (numpy exports its buffer with a PEP 3118 format string),
+            # per block and field more than copying the field out of the block.
+            whole = self._records(0, n)
+            srcs = [(_leaf_view(whole, None, f, n, self._itemsize), out) for f, out in plan if n]
+            for a in builtins.range(0, n, block):
+                for src, out in srcs:
+                    out[a : a + block] = src[a : a + block]
+        else:
+            for a in builtins.range(0, n, block):
+                b = min(n, a + block)
+                raw = self._pread(a, b)
+                base = raw.view(np.uint8).reshape(-1)
+                for f, out in plan:
+                    out[a:b] = _leaf_view(raw, base, f, b - a, self._itemsize)
         # The copies are done: they hold what the file held unless it shrank
         # under them (zeros from the guard, or from a mid-page cut).
         self._verify()
@@ -670,8 +697,6 @@ class View:
             while a < n:
                 self._check()
                 b = min(n, a + step)
-                if m is not None and b < n:
-                    m.advise(b * itemsize, min(step, n - b) * itemsize, _MADV_WILLNEED)
                 yield self._pread(a, b, pool) if arr is None else arr[a:b]
                 if m is not None:
                     self._check()  # the caller read this window: did it fault?
