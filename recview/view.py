@@ -546,7 +546,15 @@ class View:
         if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
             return self.array[key]
         if isinstance(key, (np.ndarray, list)):
-            return self.array[key]
+            # Index arrays (ints or a boolean mask) copy. Pick whole records as
+            # bytes: numpy's structured fancy indexing copies the fields only,
+            # leaving padding bytes uninitialized; and keep the result
+            # read-only like every other array a view hands out.
+            arr = self.array
+            rows = arr.view(np.uint8).reshape(len(arr), self._itemsize)
+            sub = rows[np.asarray(key)].view(self._schema.dtype).reshape(-1)
+            sub.flags.writeable = False
+            return sub
         raise TypeError(
             f"view indices must be integers, slices, field names or index arrays, "
             f"not {type(key).__name__}"

@@ -341,3 +341,18 @@ def test_without_the_guard_mmap_falls_back_to_pread_with_a_warning(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.split("\n")[:2] == ["pread 3 ['GuardWarning']", "True"]
+
+
+def test_index_arrays_copy_whole_records_read_only(tmp_path, mode):
+    dt = np.dtype({"names": ["a", "b"], "formats": ["<u2", "u1"], "offsets": [0, 3], "itemsize": 5})
+    path = tmp_path / "p.bin"
+    raw = bytes(range(50))
+    path.write_bytes(raw)
+    with rv.open(path, dt, mode=mode) as view:
+        for key in ([3, 0, 7], np.array([9, 9]), np.arange(10) % 3 == 0):
+            sub = view[key]
+            assert not sub.flags.writeable
+            rows = np.frombuffer(raw, np.uint8).reshape(10, 5)[np.asarray(key)]
+            assert sub.tobytes() == rows.tobytes()
+        with pytest.raises(IndexError):
+            view[[10]]
