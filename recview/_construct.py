@@ -31,7 +31,7 @@ def _describe(con: Any) -> str:
 def _sizeof(con: Any, path: str) -> int:
     try:
         n = con.sizeof()
-    except Exception as err:  # noqa: BLE001 - SizeofError, or a this-expression failing
+    except Exception as err:
         culprit, cpath = _unsized(con, path)
         raise SchemaError(
             f"field {cpath!r} ({_describe(culprit)}) has no fixed size", field=cpath or None

@@ -773,9 +773,7 @@ def _canonical(dt: np.dtype[Any], unions: frozenset[str], path: str) -> np.dtype
     if path.count(".") >= _MAX_DEPTH:
         # Deeper would overflow the stack here or in to_json/from_json/to_construct
         # (a RecursionError near 500 levels): refuse it, naming the field.
-        raise SchemaError(
-            f"{where}: records nested more than {_MAX_DEPTH} levels deep", field=path
-        )
+        raise SchemaError(f"{where}: records nested more than {_MAX_DEPTH} levels deep", field=path)
     names: list[str] = []
     formats: list[Any] = []
     offsets: list[int] = []

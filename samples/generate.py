@@ -41,7 +41,9 @@ NAMES = np.array([b"electron", b"proton", b"neutron", b"muon", b"pion+", b"kaon0
 def trades(rng: np.random.Generator, start: int, n: int) -> np.ndarray:
     a = np.zeros(n, Trade.schema.dtype)
     idx = np.arange(start, start + n, dtype=np.uint64)
-    a["ts"] = 1_700_000_000_000_000_000 + idx * 1_000_000 + rng.integers(0, 1000, n, dtype=np.uint64)
+    a["ts"] = (
+        1_700_000_000_000_000_000 + idx * 1_000_000 + rng.integers(0, 1000, n, dtype=np.uint64)
+    )
     a["price"] = np.round(100 + np.cumsum(rng.normal(0, 0.05, n)) % 50, 2)
     a["qty"] = rng.integers(1, 1000, n)
     a["side"] = rng.integers(0, 2, n)

@@ -8,10 +8,37 @@ import sys
 import recview as rv
 
 CONTRACT = [
-    "BufferPool", "ClosedError", "LayoutError", "LayoutWarning", "Record", "RecviewError",
-    "Schema", "SchemaError", "TruncatedError", "open", "stream",
-    "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f16", "f32", "f64",
-    "f2", "f4", "f8", "u32be", "f4be", "u32le", "bytes_", "pad", "array",
+    "BufferPool",
+    "ClosedError",
+    "LayoutError",
+    "LayoutWarning",
+    "Record",
+    "RecviewError",
+    "Schema",
+    "SchemaError",
+    "TruncatedError",
+    "open",
+    "stream",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "f16",
+    "f32",
+    "f64",
+    "f2",
+    "f4",
+    "f8",
+    "u32be",
+    "f4be",
+    "u32le",
+    "bytes_",
+    "pad",
+    "array",
 ]
 
 
@@ -29,8 +56,17 @@ def test_all_is_sorted_and_complete():
 
 def test_schema_members():
     s = rv.Schema.from_dtype([("a", "<u4")])
-    for name in ("dtype", "itemsize", "names", "to_json", "to_construct", "from_dtype",
-                 "from_construct", "from_c", "from_json"):
+    for name in (
+        "dtype",
+        "itemsize",
+        "names",
+        "to_json",
+        "to_construct",
+        "from_dtype",
+        "from_construct",
+        "from_c",
+        "from_json",
+    ):
         assert hasattr(s, name), name
 
 
