@@ -9,7 +9,8 @@ the modules that own them. The layout (imports point one way)::
     view.py      open(), View: zero-copy views over mapped files
                  (_mapping.py: mmap, madvise, the native SIGBUS guard)
     pool.py      BufferPool, stream(): pipes, sockets, compressed files
-    cli.py       the ``recview`` command; interop.py, dask.py on top
+    cli.py       the ``recview`` command; interop.py (pandas, Arrow, Parquet)
+                 and dask.py on top, importing their extras lazily
 """
 
 from recview.errors import (
@@ -21,6 +22,7 @@ from recview.errors import (
     SchemaError as SchemaError,
     TruncatedError as TruncatedError,
 )
+from recview.interop import to_parquet as to_parquet
 from recview.pool import BufferPool as BufferPool, stream as stream
 from recview.schema import (
     FieldInfo as FieldInfo,
@@ -122,6 +124,7 @@ __all__ = [
     "open",
     "pad",
     "stream",
+    "to_parquet",
     "u16",
     "u16be",
     "u16le",
