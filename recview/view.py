@@ -28,7 +28,6 @@ import contextlib
 import mmap
 import os
 import stat
-import sys
 import time
 import warnings
 import weakref
@@ -706,16 +705,6 @@ class View:
             while a < n:
                 self._check()
                 b = min(n, a + step)
-                if m is not None:
-                    # Fill the window's page tables in one system call instead
-                    # of a fault per 64 KiB: the scan keeps up with a full-map
-                    # scan (benchmarks/bench_core.py #5). Past EOF it returns
-                    # an error (EFAULT) rather than raising SIGBUS.
-                    try:
-                        m.advise(a * itemsize, (b - a) * itemsize, _MADV_POPULATE_READ)
-                    except OSError:
-                        self._verify()  # the file shrank: TruncatedError
-                        # (any other failure: the pages simply fault in as read)
                 yield self._pread(a, b, pool) if arr is None else arr[a:b]
                 if m is not None:
                     self._check()  # the caller read this window: did it fault?
@@ -981,8 +970,3 @@ _MAX_READ_NBYTES = 0x7FFFF000
 _MADV_SEQUENTIAL = getattr(mmap, "MADV_SEQUENTIAL", 0)
 _MADV_WILLNEED = getattr(mmap, "MADV_WILLNEED", 0)
 _MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", 0)
-# Linux >= 5.14; Python's mmap module does not name it before 3.13 (EINVAL,
-# ignored, on older kernels; 0 = MADV_NORMAL elsewhere).
-_MADV_POPULATE_READ = getattr(
-    mmap, "MADV_POPULATE_READ", 22 if sys.platform.startswith("linux") else 0
-)
