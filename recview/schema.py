@@ -50,6 +50,8 @@ __all__ = [
     "as_schema",
     "bytes_",
     "f2",
+    "f2be",
+    "f2le",
     "f4",
     "f4be",
     "f4le",
@@ -123,7 +125,8 @@ f4le, f8le = f32, f64
 i8be, i16be, i32be, i64be = (np.dtype(f">i{n}") for n in (1, 2, 4, 8))
 u8be, u16be, u32be, u64be = (np.dtype(f">u{n}") for n in (1, 2, 4, 8))
 f16be, f32be, f64be = (np.dtype(f">f{n}") for n in (2, 4, 8))
-f4be, f8be = f32be, f64be
+f2be, f4be, f8be = f16be, f32be, f64be
+f2le = f16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -832,6 +835,12 @@ def _canonical_field(fdt: np.dtype[Any], unions: frozenset[str], fpath: str) -> 
         return _canonical(fdt, unions, fpath)
     if fdt.hasobject:
         raise SchemaError(f"field {fpath!r}: object dtypes cannot live in a file", field=fpath)
+    if (fdt.kind == "f" and fdt.itemsize > 8) or (fdt.kind == "c" and fdt.itemsize > 16):
+        # long double: 80-bit x87 on x86-64, IEEE quad on aarch64: no portable layout
+        raise SchemaError(
+            f"field {fpath!r}: type {fdt} (long double) has no portable binary layout",
+            field=fpath,
+        )
     if fdt.kind not in _ALLOWED_KINDS:
         raise SchemaError(f"field {fpath!r}: type {fdt} has no fixed binary layout", field=fpath)
     if fdt.itemsize == 0:

@@ -419,6 +419,8 @@ class View:
     @property
     def nbytes(self) -> int:
         """Bytes of the record region (``len(view) * itemsize``)."""
+        if self._closed:
+            raise ClosedError(f"{self._path}: the view is closed", path=self._path)
         return self._count * self._itemsize
 
     @property
@@ -599,31 +601,33 @@ class View:
         (['hdr.ts', 'px'], [1, 3], True)
         """
         self._check()
-        leaves = self._schema.fields()
+        leaves = _column_paths(self._schema.dtype, "")
         if names is None:
             chosen = leaves
         else:
             chosen = []
             for name in names:
-                sel = [f for f in leaves if f.path == name or f.path.startswith(name + ".")]
+                sel = [p for p in leaves if p == name or p.startswith(name + ".")]
                 if not sel:
                     raise KeyError(f"{self._path}: no field {name!r}")
                 chosen.extend(sel)
         n = self._count
         outs: dict[str, np.ndarray[Any, Any]] = {}
-        plan = []
-        for f in chosen:
-            native = f.dtype.newbyteorder("=") if f.dtype.byteorder not in "=|" else f.dtype
-            outs[f.path] = np.empty((n, *f.shape), dtype=native)
-            plan.append((f, outs[f.path]))
+        # Field views come from numpy's field indexing (``arr["hdr"]["ts"]``),
+        # which also reaches into arrays of structs (``x.b`` of shape (n, 2));
+        # assigning into a native-order output converts the byte order.
+        model = self._empty()
+        for path in chosen:
+            src = _walk(model, path)
+            native = src.dtype.newbyteorder("=") if src.dtype.byteorder not in "=|" else src.dtype
+            outs[path] = np.empty((n, *src.shape[1:]), dtype=native)
         block = max(1, _COLUMN_BLOCK_NBYTES // self._itemsize)
         if self._mode == "mmap":
             # Each leaf's strided view of all records is made once, and blocks
-            # are slices of it: making a view from a structured array costs
-            # ~10 us (numpy exports its buffer with a PEP 3118 format string),
-            # per block and field more than copying the field out of the block.
+            # are slices of it: making views per block and field would cost
+            # more than copying the field out of a small block.
             whole = self._records(0, n)
-            srcs = [(_leaf_view(whole, None, f, n, self._itemsize), out) for f, out in plan if n]
+            srcs = [(_walk(whole, path), outs[path]) for path in chosen] if n else []
             for a in builtins.range(0, n, block):
                 for src, out in srcs:
                     out[a : a + block] = src[a : a + block]
@@ -631,9 +635,8 @@ class View:
             for a in builtins.range(0, n, block):
                 b = min(n, a + block)
                 raw = self._pread(a, b)
-                base = raw.view(np.uint8).reshape(-1)
-                for f, out in plan:
-                    out[a:b] = _leaf_view(raw, base, f, b - a, self._itemsize)
+                for path in chosen:
+                    outs[path][a:b] = _walk(raw, path)
         # The copies are done: they hold what the file held unless it shrank
         # under them (zeros from the guard, or from a mid-page cut).
         self._verify()
@@ -674,6 +677,8 @@ class View:
             raise ValueError("give records or nbytes, not both")
         if records is not None:
             _check_int(records, "records")
+            if records < 1:
+                raise ValueError(f"records must be >= 1, got {records}")
             step = int(records)
         else:
             if nbytes is not None:
@@ -845,6 +850,8 @@ class View:
             raise ValueError(f"timeout must be >= 0 seconds, got {timeout}")
         step = max(1, DEFAULT_PREAD_BATCH_NBYTES // self._itemsize) if records is None else records
         _check_int(step, "records")
+        if step < 1:
+            raise ValueError(f"records must be >= 1, got {step}")
         n = self.refresh()
         pos = n if start is None else start
         _check_int(pos, "start")
@@ -929,27 +936,29 @@ class View:
                 os.close(self._fd)
 
 
-def _leaf_view(
-    raw: np.ndarray[Any, Any],
-    base: np.ndarray[Any, Any] | None,
-    f: Any,
-    n: int,
-    itemsize: int,
-) -> np.ndarray[Any, Any]:
-    """A strided view of one leaf field over a block of records."""
-    shape = (n, *f.shape)
-    inner: list[int] = []
-    stride = f.dtype.itemsize
-    for k in reversed(f.shape):
-        inner.insert(0, stride)
-        stride *= k
-    return np.ndarray(
-        shape,
-        dtype=f.dtype,
-        buffer=raw if base is None else base,
-        offset=f.offset,
-        strides=(itemsize, *inner),
-    )
+def _column_paths(dt: np.dtype[Any], prefix: str) -> list[str]:
+    """Dotted paths of the scalar (or scalar-array) fields, descending into
+    nested structs and into arrays of structs."""
+    assert dt.names is not None
+    assert dt.fields is not None
+    paths: list[str] = []
+    for name in dt.names:
+        fdt = dt.fields[name][0]
+        while fdt.subdtype is not None:
+            fdt = fdt.subdtype[0]
+        path = f"{prefix}.{name}" if prefix else name
+        if fdt.names is not None:
+            paths.extend(_column_paths(fdt, path))
+        else:
+            paths.append(path)
+    return paths
+
+
+def _walk(arr: np.ndarray[Any, Any], path: str) -> np.ndarray[Any, Any]:
+    """``arr["a"]["b"]...`` for a dotted path: a strided view."""
+    for part in path.split("."):
+        arr = arr[part]
+    return arr
 
 
 # pread scans read batches of at least this many bytes into pooled buffers.

@@ -396,3 +396,14 @@ def test_top_level_c_union_is_a_schema_whose_members_overlap():
     parsed = s.to_construct().parse(raw)
     assert parsed.q == 5 and parsed.h == [5, 0, 0, 0]
     assert "unions=['']" in repr(s)
+
+
+@pytest.mark.parametrize("spec", ["g", "G"])
+def test_long_double_is_refused_as_having_no_portable_layout(spec):
+    with pytest.raises(rv.SchemaError, match="'x'.*long double"):
+        rv.Schema.from_dtype([("x", spec)])
+
+
+def test_half_float_atoms_take_byte_order_suffixes():
+    assert rv.f2be == np.dtype(">f2")
+    assert rv.f2le == rv.f2 == np.dtype("<f2")

@@ -356,3 +356,32 @@ def test_index_arrays_copy_whole_records_read_only(tmp_path, mode):
             assert sub.tobytes() == rows.tobytes()
         with pytest.raises(IndexError):
             view[[10]]
+
+
+def test_columns_reach_into_arrays_of_structs(tmp_path, mode):
+    dt = np.dtype([("t", "<u2"), ("x", [("a", "<u2"), ("b", ">f4")], (2,))])
+    recs = np.zeros(3, dt)
+    recs["x"]["b"] = [[1, 2], [3, 4], [5, 6]]
+    recs["x"]["a"] = [[7, 8], [9, 10], [11, 12]]
+    path = tmp_path / "a.bin"
+    recs.tofile(path)
+    with rv.open(path, dt, mode=mode) as view:
+        cols = view.columns()
+        assert list(cols) == ["t", "x.a", "x.b"]
+        assert cols["x.b"].shape == (3, 2) and cols["x.b"].dtype == np.dtype("=f4")
+        np.testing.assert_array_equal(cols["x.b"], recs["x"]["b"])
+        np.testing.assert_array_equal(cols["x.a"], recs["x"]["a"])
+        assert list(view.columns(["x.b"])) == ["x.b"]
+
+
+def test_closed_nbytes_and_zero_record_batches_are_errors(tmp_path):
+    path = tmp_path / "r.bin"
+    write(path, 3)
+    view = rv.open(path, DT)
+    with pytest.raises(ValueError, match="records must be >= 1"):
+        view.batches(0)
+    with pytest.raises(ValueError, match="records must be >= 1"):
+        view.follow(records=0)
+    view.close()
+    with pytest.raises(rv.ClosedError):
+        view.nbytes
