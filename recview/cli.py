@@ -50,7 +50,7 @@ import numpy as np
 
 from recview import _progress
 from recview.errors import RecviewError, SchemaError
-from recview.schema import FieldInfo, Schema, as_schema
+from recview.schema import FieldInfo, Schema, _leaves as _schema_leaves, as_schema
 
 __all__ = ["EXIT_DATA", "EXIT_OK", "EXIT_USAGE", "load_schema", "main"]
 
@@ -481,6 +481,8 @@ def _leaf(arr: NDArray, path: str) -> NDArray:
 def _scalars(flat: NDArray, enum: Mapping[int, str] | None, *, json_mode: bool) -> list[Any]:
     """Python values of a 1-d array of one scalar type."""
     kind = flat.dtype.kind
+    if flat.dtype.names is not None:  # records (an array of structs, in inspect)
+        return [str(v) for v in flat.tolist()]
     if kind in "SV":
         memo: dict[bytes, str] = {}  # text fields usually repeat a few values
         out: list[str] = []
@@ -566,8 +568,24 @@ class _Column:
         ]
 
 
+def _leaf_fields(schema: Schema) -> list[FieldInfo]:
+    """The schema's leaves, with arrays of records expanded into their members
+    (``x.a`` of shape ``(2,)`` for ``x``, an array of two ``{a, b}`` records)."""
+
+    def expand(leaves: list[FieldInfo]) -> list[FieldInfo]:
+        out: list[FieldInfo] = []
+        for f in leaves:
+            if f.dtype.names is None:
+                out.append(f)
+            else:  # offsets are those of the first element
+                out.extend(expand(list(_schema_leaves(f.dtype, f.path, f.offset, f.shape))))
+        return out
+
+    return expand(schema.fields())
+
+
 def _columns(schema: Schema, fields: str | None) -> list[_Column]:
-    leaves = schema.fields()
+    leaves = _leaf_fields(schema)
     if fields:
         wanted = [f.strip() for f in fields.split(",") if f.strip()]
         chosen: list[FieldInfo] = []
@@ -1109,7 +1127,7 @@ class _NpyWriter:
         self.expected = count
         from numpy.lib import format as npy_format
 
-        whole = len(columns) == len(schema.fields())
+        whole = len(columns) == len(_leaf_fields(schema))
         try:
             npy_format.dtype_to_descr(schema.dtype)
         except ValueError:
@@ -1157,7 +1175,7 @@ class _ParquetWriter:
         self.fh = fh
         self.schema = schema
         self.names = [c.name for c in columns]
-        self.all = len(columns) == len(schema.fields())
+        self.all = len(columns) == len(_leaf_fields(schema))
         self.writer: Any = None
 
     def write(self, arr: NDArray) -> None:

@@ -1136,3 +1136,29 @@ def test_docs_session_is_what_the_cli_prints(
         assert out == expected, command
         checked += 1
     assert checked >= 5
+
+
+def test_arrays_of_records_are_shown_member_by_member(tmp_path, capsys):
+    from recview.cli import main as cli_main
+
+    dt = np.dtype([("t", "<u2"), ("x", [("a", "<u2"), ("b", ">f4")], (2,))])
+    recs = np.zeros(3, dt)
+    recs["t"] = [5, 6, 7]
+    recs["x"]["a"] = [[1, 2], [3, 4], [5, 6]]
+    recs["x"]["b"] = [[0.5, 1.5], [2.5, 3.5], [4.5, 5.5]]
+    path = tmp_path / "aos.bin"
+    recs.tofile(path)
+    schema = tmp_path / "aos.json"
+    schema.write_text(rv.Schema.from_dtype(dt).to_json())
+    assert cli_main(["head", str(path), "-s", str(schema), "--format", "csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0] == ["t", "x.a[0]", "x.a[1]", "x.b[0]", "x.b[1]"]
+    assert rows[2] == ["6", "3", "4", "2.5", "3.5"]
+    assert cli_main(["head", str(path), "-s", str(schema), "--format", "jsonl"]) == 0
+    first = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert first == {"t": 5, "x.a": [1, 2], "x.b": [0.5, 1.5]}
+    assert cli_main(["inspect", str(path), "-s", str(schema), "--record", "1"]) == 0
+    assert "[(3, 2.5), (4, 3.5)]" in capsys.readouterr().out
+    out = tmp_path / "aos.csv"
+    assert cli_main(["convert", str(path), "-s", str(schema), "-o", str(out), "-q"]) == 0
+    assert out.read_text().splitlines()[3] == "7,5,6,4.5,5.5"
