@@ -945,9 +945,7 @@ class _Preprocessor:
                 out.extend(self._expand(macro.body, disabled | {tok}, line))
                 i += 1
                 continue
-            j = i + 1
-            while j < len(toks) and toks[j].isspace():
-                j += 1
+            j = _next_token(toks, i + 1)
             if j >= len(toks) or toks[j] != "(":
                 out.append(tok)  # a function-like macro's name alone is just a name
                 i += 1
@@ -992,6 +990,13 @@ class _Preprocessor:
                 )
             body.extend(expanded.get(tok, [tok]))
         return body
+
+
+def _next_token(toks: Sequence[str], j: int) -> int:
+    """Index of the first token at or after ``j`` that is not white space."""
+    while j < len(toks) and toks[j].isspace():
+        j += 1
+    return j
 
 
 def _macro_args(
@@ -1042,9 +1047,7 @@ def _gnu_attributes(toks: list[str], line: int) -> list[str]:
             out.append(toks[i])
             i += 1
             continue
-        j = i + 1
-        while j < len(toks) and toks[j].isspace():
-            j += 1
+        j = _next_token(toks, i + 1)
         if j >= len(toks) or toks[j] != "(":
             raise SchemaError(f"line {line}: {toks[i]} without ((...))")
         depth, k = 0, j
