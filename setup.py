@@ -49,5 +49,14 @@ if sys.platform != "win32":
             optional=True,
         )
     )
+    # The index pass over framed records (recview.frames has a Python twin).
+    ext_modules.append(
+        Extension(
+            "recview._frames",
+            sources=["recview/_frames.c"],
+            extra_compile_args=["-std=gnu11", "-O3", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            optional=True,
+        )
+    )
 
 setup(ext_modules=ext_modules, cmdclass={"build_ext": OptionalBuildExt})
