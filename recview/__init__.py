@@ -9,10 +9,13 @@ the modules that own them. The layout (imports point one way)::
     view.py      open(), View: zero-copy views over mapped files
                  (_mapping.py: mmap, madvise, the native SIGBUS guard)
     pool.py      BufferPool, stream(): pipes, sockets, compressed files
+    frames.py    open_frames(), Frames: variable-size framed records, indexed once
+                 (_frames.c: the index pass; formats.py: pcap, Fortran presets)
     cli.py       the ``recview`` command; interop.py (pandas, Arrow, Parquet)
                  and dask.py on top, importing their extras lazily
 """
 
+from recview import formats as formats
 from recview.errors import (
     ClosedError as ClosedError,
     GuardWarning as GuardWarning,
@@ -22,6 +25,7 @@ from recview.errors import (
     SchemaError as SchemaError,
     TruncatedError as TruncatedError,
 )
+from recview.frames import Frames as Frames, open_frames as open_frames
 from recview.interop import to_parquet as to_parquet
 from recview.pool import BufferPool as BufferPool, stream as stream
 from recview.schema import (
@@ -83,6 +87,7 @@ __all__ = [
     "BufferPool",
     "ClosedError",
     "FieldInfo",
+    "Frames",
     "GuardWarning",
     "LayoutError",
     "LayoutWarning",
@@ -113,6 +118,7 @@ __all__ = [
     "f8",
     "f8be",
     "f8le",
+    "formats",
     "i16",
     "i16be",
     "i16le",
@@ -126,6 +132,7 @@ __all__ = [
     "i8be",
     "i8le",
     "open",
+    "open_frames",
     "pad",
     "stream",
     "to_parquet",

@@ -39,6 +39,9 @@ CONTRACT = [
     "bytes_",
     "pad",
     "array",
+    "open_frames",
+    "Frames",
+    "formats",
 ]
 
 
