@@ -377,7 +377,8 @@ class Frames:
         return status, value
 
     def _frame_start(self, k: int) -> int:
-        return self._offset if k == 0 else int(self._cap[k - 1]) - self._lay.header
+        """Byte offset of frame ``k``'s header (``k == len``: the end of the last frame)."""
+        return int(self._cap[k]) - self._lay.header if k < self._count else self._end
 
     def _settle(self, status: int, value: int, size: int, trailing: Trailing) -> None:
         """Raise or warn for what stopped the pass (the frame at ``self._end``)."""
@@ -677,7 +678,7 @@ class Frames:
         nxt = np.empty(b - a, np.int64)
         nxt[:-1] = self._cap[a + 1 : b] - self._lay.header
         if b > a:
-            nxt[-1] = self._frame_start(b + 1) if b < self._count else self._end
+            nxt[-1] = self._frame_start(b)
         return nxt - offs - self._lay.trailer
 
     def _headers(self, offs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -761,10 +762,10 @@ class Frames:
             k = int(differ[0])
             raise LayoutError(
                 f"{self._path}: payloads differ in size: frame 0 has {size:,} bytes, frame "
-                f"{k:,} at byte offset {int(self._cap[k]):,} has {int(lengths[k]):,} "
+                f"{k:,} at byte offset {self._frame_start(k):,} has {int(lengths[k]):,} "
                 "(use frames[i] or batches() for frames of different sizes)",
                 path=self._path,
-                offset=int(self._cap[k]),
+                offset=self._frame_start(k),
             )
         if size == 0 or size % dt.itemsize:
             raise LayoutError(
