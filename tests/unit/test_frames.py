@@ -20,8 +20,9 @@ HEADER = [("kind", "<u2"), ("n", "<u4")]
 def write_frames(path, payloads, *, kinds=None, prefix=b""):
     with open(path, "wb") as f:
         f.write(prefix)
-        for k, p in enumerate(payloads):
-            f.write(struct.pack("<HI", kinds[k] if kinds else k, len(p)) + p)
+        f.writelines(
+            struct.pack("<HI", kinds[k] if kinds else k, len(p)) + p for k, p in enumerate(payloads)
+        )
 
 
 @pytest.fixture(params=["native", "python"])
@@ -85,8 +86,10 @@ def test_index_out_of_range_and_bad_types(tmp_path):
 def test_adjust_counts_the_header_and_trailer_is_checked(tmp_path, impl):
     path = tmp_path / "tlv.bin"
     with open(path, "wb") as f:
-        for v in (b"abc", b"", b"defgh"):
-            f.write(struct.pack(">H", 2 + len(v)) + v + struct.pack(">H", 2 + len(v)))
+        f.writelines(
+            struct.pack(">H", 2 + len(v)) + v + struct.pack(">H", 2 + len(v))
+            for v in (b"abc", b"", b"defgh")
+        )
     fr = rv.open_frames(path, ">u2", length="f0", adjust=-2, trailer=2)
     assert [bytes(fr[i][1]) for i in range(3)] == [b"abc", b"", b"defgh"]
     fr.close()
@@ -379,7 +382,7 @@ def test_follow_delivers_every_frame_exactly_once_while_a_writer_splits_them(tmp
     rng = np.random.default_rng(7)
     payloads = [bytes([k % 251]) * int(rng.integers(0, 40)) for k in range(300)]
     blob = b"".join(struct.pack("<HI", k, len(p)) + p for k, p in enumerate(payloads))
-    cuts = sorted(set(rng.integers(1, len(blob), 60).tolist())) + [len(blob)]
+    cuts = [*sorted(set(rng.integers(1, len(blob), 60).tolist())), len(blob)]
 
     def writer():
         with open(path, "ab") as f:
@@ -396,7 +399,7 @@ def test_follow_delivers_every_frame_exactly_once_while_a_writer_splits_them(tmp
         got_kinds, got_payloads = [], []
         for heads, offs, lens in fr.follow(start=0, poll=0.005, timeout=2.0):
             got_kinds += heads["kind"].tolist()
-            got_payloads += [bytes(fr._raw[o : o + n]) for o, n in zip(offs, lens)]
+            got_payloads += [bytes(fr._raw[o : o + n]) for o, n in zip(offs, lens, strict=True)]
             if len(got_kinds) == len(payloads):
                 break
         t.join()
@@ -455,8 +458,10 @@ def test_pcap_preset_reads_byte_order_and_timestamp_unit(tmp_path, order, magic,
     path = tmp_path / "c.pcap"
     with open(path, "wb") as f:
         f.write(struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, 262144, 1))
-        for k in range(3):
-            f.write(struct.pack(order + "IIII", 100 + k, 999_999 - k, k + 1, 60) + bytes(k + 1))
+        f.writelines(
+            struct.pack(order + "IIII", 100 + k, 999_999 - k, k + 1, 60) + bytes(k + 1)
+            for k in range(3)
+        )
     kwargs = rv.formats.pcap(path)
     assert kwargs["header"].names == ("ts_sec", frac, "incl_len", "orig_len")
     with rv.open_frames(path, **kwargs) as fr:
