@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
@@ -122,16 +123,34 @@ slot_unregister(int i)
    handler never reads a half-copied struct while ensure() replaces it. */
 static struct sigaction prev_actions[2];
 static atomic_int prev_index;
-/* Re-entrancy: faulthandler's handler restores *its* previous handler (which
-   may be ours) and re-raises the signal; without this flag we would forward
-   to it again, forever. */
-static atomic_int forwarding;
-/* A previous handler that returns without fixing a hardware fault would make
-   the faulting instruction loop; after a few repeats we take the default
-   action instead (e.g. faulthandler, once disabled, returns at once). */
-static atomic_uintptr_t last_forwarded_addr;
-static atomic_int forwarded_repeats;
+
+/* Forwarding state, one per thread: several threads can be inside another
+   library's handler at once, each repairing its own fault, and a count kept
+   for the whole process would take one thread's faults for another's.
+   initial-exec TLS is a plain load off the thread pointer; the default model
+   for a dlopen()ed module may allocate on a thread's first access, which a
+   signal handler must not do. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GUARD_TLS __thread __attribute__((tls_model("initial-exec")))
+#else
+#define GUARD_TLS _Thread_local
+#endif
+typedef struct {
+    /* Nesting: faulthandler's handler restores *its* previous handler (which
+       may be ours) and re-raises the signal, and two handlers can each
+       forward to the other; without a bound we would forward forever. */
+    int depth;
+    /* A previous handler that returns without repairing a hardware fault
+       makes the faulting load retry; after a few repeats at the same address
+       we take the default action (faulthandler, once disabled, returns at
+       once).  Reset once a fault was handled, so that a handler that does
+       repair its faults gets any number of them. */
+    uintptr_t last_addr;
+    int repeats;
+} forward_state_t;
+static GUARD_TLS forward_state_t fwd;
 #define MAX_FORWARD_REPEATS 4
+#define MAX_FORWARD_DEPTH 4
 
 static void guard_handler(int sig, siginfo_t *info, void *ucontext);
 
@@ -139,6 +158,25 @@ static int
 is_ours(const struct sigaction *act)
 {
     return (act->sa_flags & SA_SIGINFO) && act->sa_sigaction == guard_handler;
+}
+
+/* Whether the byte at addr can be read now: 1 yes, 0 no, -1 unknown.  The
+   kernel reads it for us and reports EFAULT instead of raising SIGBUS. */
+static int
+probe_readable(uintptr_t addr)
+{
+#ifdef __linux__
+    char byte;
+    struct iovec local = {&byte, 1};
+    struct iovec remote = {(void *)addr, 1};
+    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == 1) {
+        return 1;
+    }
+    return errno == EFAULT ? 0 : -1; /* ENOSYS, EPERM (seccomp): cannot tell */
+#else
+    (void)addr;
+    return -1;
+#endif
 }
 
 /* Reset to the default action; for a hardware fault returning re-executes
@@ -162,29 +200,9 @@ take_default_action(int sig, const siginfo_t *info)
 }
 
 static void
-forward(int sig, siginfo_t *info, void *ucontext)
+call_previous(int sig, siginfo_t *info, void *ucontext, int hardware)
 {
     const struct sigaction *prev = &prev_actions[atomic_load(&prev_index)];
-    int hardware = info != NULL && info->si_code > 0;
-
-    if (atomic_exchange(&forwarding, 1)) {
-        /* re-entered from a previous handler that re-raised: end it here */
-        take_default_action(sig, info);
-        return;
-    }
-    if (hardware) {
-        uintptr_t addr = (uintptr_t)info->si_addr;
-        if (atomic_exchange(&last_forwarded_addr, addr) == addr) {
-            if (atomic_fetch_add(&forwarded_repeats, 1) + 1 >= MAX_FORWARD_REPEATS) {
-                take_default_action(sig, info);
-                atomic_store(&forwarding, 0);
-                return;
-            }
-        }
-        else {
-            atomic_store(&forwarded_repeats, 0);
-        }
-    }
     if (is_ours(prev)) {
         take_default_action(sig, info);
     }
@@ -209,7 +227,46 @@ forward(int sig, siginfo_t *info, void *ucontext)
     else {
         prev->sa_handler(sig);
     }
-    atomic_store(&forwarding, 0);
+}
+
+static void
+forward(int sig, siginfo_t *info, void *ucontext)
+{
+    int hardware = info != NULL && info->si_code > 0;
+    uintptr_t addr = hardware ? (uintptr_t)info->si_addr : 0;
+
+    if (fwd.depth > 0 && (!hardware || fwd.depth >= MAX_FORWARD_DEPTH)) {
+        /* a previous handler re-raised the signal, or handlers forward to
+           each other in a ring: end it here */
+        take_default_action(sig, info);
+        return;
+    }
+    if (hardware) {
+        if (addr == fwd.last_addr) {
+            if (++fwd.repeats >= MAX_FORWARD_REPEATS) {
+                fwd.last_addr = 0;
+                fwd.repeats = 0;
+                take_default_action(sig, info);
+                return;
+            }
+        }
+        else {
+            fwd.last_addr = addr;
+            fwd.repeats = 0;
+        }
+    }
+    fwd.depth++;
+    call_previous(sig, info, ucontext, hardware);
+    fwd.depth--;
+    /* The previous handler returned: the load retries.  When the address now
+       reads (the handler mapped something there), this fault is over and the
+       next one at the same address is a new one, not a loop.  Only for
+       BUS_ADRERR: an alignment fault (BUS_ADRALN) at a readable address would
+       repeat forever. */
+    if (hardware && info->si_code == BUS_ADRERR && probe_readable(addr) == 1) {
+        fwd.last_addr = 0;
+        fwd.repeats = 0;
+    }
 }
 
 static void
