@@ -19,8 +19,8 @@ numpy field (any byte order)      Arrow                                      pan
 ``M8``/``m8`` in s, ms, us, ns    ``timestamp``/``duration`` of that unit    same numpy dtype
 ``M8``/``m8`` in other units      converted to seconds                       converted to seconds
 ``c8``, ``c16``                   ``fixed_size_list<float|double>[2]``       same numpy dtype
-``S<n>`` (``char[n]``)            ``string`` (``strings="str"``) or          ``str`` dtype, or ``object`` bytes
-                                  ``fixed_size_binary(n)`` (``"bytes"``)
+``S<n>`` (``char[n]``)            ``fixed_size_binary(n)`` (default), or     ``str`` dtype (default), or
+                                  ``string`` (``"text"``, ``"str"``)         ``object`` bytes (``"bytes"``)
 ``U<n>`` (numpy UCS-4 text)       ``string``                                 ``str`` dtype
 ``V<n>`` (raw bytes)              ``fixed_size_binary(n)``                   ``object`` column of ``bytes``
 enum integer (``schema.enums``)   the integer, or ``dictionary<int32,        the integer, or ``category``
@@ -38,10 +38,13 @@ Big-endian (or otherwise non-native) fields are always converted to native
 byte order, which is a copy. The members of a C union are each converted
 (they are different readings of the same bytes); padding bytes are skipped.
 
-Strings: a ``char[n]`` field is decoded as numpy reads it -- trailing NUL
-bytes are stripped (embedded NULs are kept) -- and then as UTF-8, with each
-invalid byte sequence replaced by U+FFFD (``errors="replace"``). Pass
-``strings="bytes"`` to keep the exact ``n`` bytes (NULs included) instead.
+Strings: Arrow and Parquet keep a ``char[n]`` field's exact ``n`` bytes by
+default (``strings="bytes"``, trailing NULs included): nothing is lost.
+``strings="text"`` decodes it as numpy reads it -- trailing NUL bytes are
+stripped (embedded NULs are kept) -- and then as UTF-8, raising
+:class:`NotTextError` (naming the field and record) for bytes that are not
+UTF-8; ``strings="str"`` replaces each invalid byte sequence by U+FFFD
+instead (lossy). pandas defaults to ``"str"``, for display.
 
 Enums: with ``enums="category"`` an integer that is not a member of the enum
 becomes a missing value (pandas ``NaN``, Arrow null); keep the default
@@ -80,16 +83,17 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 import numpy as np
 
 from recview._extras import require
+from recview.errors import RecviewError
 
 if TYPE_CHECKING:
     from recview.schema import Schema
     from recview.view import View
 
-__all__ = ["to_arrow", "to_pandas", "to_parquet"]
+__all__ = ["NotTextError", "to_arrow", "to_pandas", "to_parquet"]
 
 NDArray = np.ndarray[Any, np.dtype[Any]]
 Source = Union["View", NDArray, Mapping[str, NDArray]]
-Strings = Literal["str", "bytes"]
+Strings = Literal["bytes", "text", "str"]
 Enums = Literal["int", "category"]
 Nested = Literal["flatten", "struct"]
 Arrays = Literal["columns", "arrow", "object"]
@@ -103,6 +107,51 @@ _ROW_GROUP_MAX_RECORDS = 1 << 20
 # Metadata key under which to_parquet/to_arrow store the recview schema JSON.
 SCHEMA_METADATA_KEY = b"recview.schema"
 _TIME_UNITS = ("s", "ms", "us", "ns")
+
+
+class NotTextError(RecviewError, ValueError):
+    """A ``char[n]`` field converted with ``strings="text"`` holds bytes that
+    are not UTF-8.
+
+    Attributes
+    ----------
+    field : str
+        The field's dotted path.
+    record : int
+        Index of the first such record in the source that was converted.
+    offset : int
+        Position of the first invalid byte inside that field's value.
+    """
+
+    def __init__(self, message: str, *, field: str, record: int, offset: int) -> None:
+        super().__init__(message, field=field, offset=offset)
+        self.record = record
+
+
+def _not_text(a: NDArray, key: str) -> NotTextError:
+    """The error for the first value of *a* (``S<n>``) that is not UTF-8."""
+    values = a.tolist()
+    i = next(i for i, v in enumerate(values) if not _is_utf8(v))
+    try:
+        values[i].decode("utf-8")
+    except UnicodeDecodeError as err:
+        return NotTextError(
+            f"field {key!r}, record {i}: {values[i]!r} is not UTF-8 text "
+            f"(invalid byte at {err.start} of the field); keep the exact bytes "
+            "with strings='bytes'",
+            field=key,
+            record=i,
+            offset=err.start,
+        )
+    raise AssertionError("no invalid value")  # pragma: no cover - callers checked
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -155,8 +204,8 @@ def _resolve(
 
 
 def _options(schema: Schema | None, strings: str, enums: str) -> _Options:
-    if strings not in ("str", "bytes"):
-        raise ValueError(f"strings must be 'str' or 'bytes', got {strings!r}")
+    if strings not in ("bytes", "text", "str"):
+        raise ValueError(f"strings must be 'bytes', 'text' or 'str', got {strings!r}")
     if enums not in ("int", "category"):
         raise ValueError(f"enums must be 'int' or 'category', got {enums!r}")
     enum_map = dict(schema.enums) if schema is not None else {}
@@ -257,10 +306,11 @@ def _contiguous(a: NDArray) -> NDArray:
     return np.array(a, dtype=dtype, order="C", copy=True)
 
 
-def _arrow_strings(pa: Any, a: NDArray) -> Any:
-    """``S<n>`` values -> Arrow strings: trailing NULs stripped, UTF-8 with
-    invalid sequences replaced. Done by Arrow kernels (validate, then trim);
-    per-value Python only for a batch that holds invalid UTF-8."""
+def _arrow_strings(pa: Any, a: NDArray, key: str, *, strict: bool) -> Any:
+    """``S<n>`` values -> Arrow strings: trailing NULs stripped, UTF-8; an
+    invalid sequence is a :class:`NotTextError` (*strict*) or replaced by
+    U+FFFD. Done by Arrow kernels (validate, then trim); per-value Python
+    only for a batch that holds invalid UTF-8."""
     pc = require("pyarrow.compute", extra="arrow", purpose="recview.interop")
     raw = np.ascontiguousarray(a)
     fixed = pa.Array.from_buffers(pa.binary(a.dtype.itemsize), len(a), [None, pa.py_buffer(raw)])
@@ -272,6 +322,8 @@ def _arrow_strings(pa: Any, a: NDArray) -> Any:
     try:
         text = fixed.cast(binary_type).cast(string_type)
     except pa.ArrowInvalid:
+        if strict:
+            raise _not_text(a, key) from None
         return pa.array([b.decode("utf-8", "replace") for b in a.tolist()], type=string_type)
     return pc.utf8_rtrim(text, characters="\x00")
 
@@ -296,11 +348,12 @@ def _arrow_leaf(pa: Any, a: NDArray, key: str, opts: _Options) -> Any:
         pairs = _contiguous(a).view(np.dtype(f"f{a.dtype.itemsize // 2}"))
         values = _wrap(pa, pa.from_numpy_dtype(pairs.dtype), pairs)
         return pa.FixedSizeListArray.from_arrays(values, 2)
-    if kind == "S" and opts.strings == "str":
-        return _arrow_strings(pa, a)
+    if kind == "S" and opts.strings != "bytes":
+        return _arrow_strings(pa, a, key, strict=opts.strings == "text")
     if kind == "U":  # numpy's UCS-4 text: trailing NULs are stripped by numpy
         return pa.array(np.asarray(a, dtype=_native(a.dtype)), type=pa.string())
-    # Raw bytes (S with strings="bytes", or V): exactly itemsize bytes each.
+    # Raw bytes (S with strings="bytes", or V): exactly itemsize bytes each,
+    # trailing NULs included (zero-copy when contiguous).
     raw = np.ascontiguousarray(a)
     return pa.Array.from_buffers(pa.binary(a.dtype.itemsize), len(a), [None, pa.py_buffer(raw)])
 
@@ -353,7 +406,7 @@ def to_arrow(
     *,
     schema: Schema | None = None,
     nested: Nested = "flatten",
-    strings: Strings = "str",
+    strings: Strings = "bytes",
     enums: Enums = "int",
     columns: Sequence[str] | None = None,
 ) -> Any:
@@ -371,10 +424,13 @@ def to_arrow(
         ``"flatten"``: nested fields become columns with dotted names
         (``hdr.ts``). ``"struct"``: one Arrow ``struct`` column per top-level
         nested field (children are still zero-copy where possible).
-    strings : {"str", "bytes"}
-        ``char[n]`` fields as UTF-8 ``string`` (trailing NULs stripped,
-        invalid bytes replaced by U+FFFD) or as the exact ``n`` raw bytes
-        (``fixed_size_binary(n)``, zero-copy when contiguous).
+    strings : {"bytes", "text", "str"}
+        ``char[n]`` fields as the exact ``n`` raw bytes, trailing NULs
+        included (``fixed_size_binary(n)``, zero-copy when contiguous; the
+        default, which loses nothing); as UTF-8 ``string`` with trailing NULs
+        stripped (``"text"``: bytes that are not UTF-8 raise
+        :class:`NotTextError`); or as ``string`` with invalid bytes replaced
+        by U+FFFD (``"str"``: lossy, for display).
     enums : {"int", "category"}
         Enum fields as their integers, or as ``dictionary<int32, string>``
         (non-members become null).
@@ -414,16 +470,18 @@ def to_arrow(
     >>> path = os.path.join(tempfile.mkdtemp(), "ticks.bin")
     >>> np.array([(1, (0.5, 1.5), b"AB"), (2, (2.5, 3.5), b"XYZ")],
     ...          dtype=schema.dtype).tofile(path)
+    >>> from recview.interop import to_arrow
     >>> with rv.open(path, schema) as view:
     ...     table = view.to_arrow()  # the same as recview.interop.to_arrow(view)
     >>> table.schema.types
-    [DataType(uint64), FixedSizeListType(fixed_size_list<item: float>[2]), DataType(string)]
+    [DataType(uint64), FixedSizeListType(fixed_size_list<item: float>[2]), FixedSizeBinaryType(fixed_size_binary[4])]
     >>> table.column("sym").to_pylist(), table.column("ts").to_pylist()
-    (['AB', 'XYZ'], [1, 2])
+    ([b'AB\\x00\\x00', b'XYZ\\x00'], [1, 2])
+    >>> to_arrow(np.fromfile(path, schema.dtype), strings="text").column("sym").to_pylist()
+    ['AB', 'XYZ']
 
     A contiguous column is wrapped, not copied:
 
-    >>> from recview.interop import to_arrow
     >>> cols = {"x": np.arange(4.0)}
     >>> to_arrow(cols).column("x").chunk(0).buffers()[1].address == cols["x"].ctypes.data
     True
@@ -454,6 +512,11 @@ def _pandas_leaf(pd: Any, a: NDArray, key: str, opts: _Options, copy: bool) -> A
         return pd.Categorical.from_codes(codes, categories=categories)
     if kind == "S" and opts.strings == "str":
         return np.char.decode(a, "utf-8", "replace")
+    if kind == "S" and opts.strings == "text":
+        try:
+            return np.char.decode(a, "utf-8", "strict")
+        except UnicodeDecodeError:
+            raise _not_text(a, key) from None
     if kind in "SV":
         return _pandas_bytes(a)
     if kind in "Mm":
@@ -483,10 +546,12 @@ def to_pandas(
     schema : Schema, optional
         Supplies the enums for an array or mapping; a view's own schema is
         used by default.
-    strings : {"str", "bytes"}
+    strings : {"str", "text", "bytes"}
         ``char[n]`` fields as pandas strings (trailing NULs stripped, UTF-8
-        with invalid bytes replaced by U+FFFD) or as ``bytes`` objects of
-        exactly ``n`` bytes.
+        with invalid bytes replaced by U+FFFD: the default, for display), as
+        strings that must be UTF-8 (``"text"``: others raise
+        :class:`NotTextError`), or as ``bytes`` objects of exactly ``n``
+        bytes (lossless).
     enums : {"int", "category"}
         Enum fields as their integers, or as ``category`` (non-members become
         NaN).
@@ -592,7 +657,7 @@ def to_parquet(
     row_group_records: int | None = None,
     compression: str | None = "snappy",
     nested: Nested = "flatten",
-    strings: Strings = "str",
+    strings: Strings = "bytes",
     enums: Enums = "int",
     columns: Sequence[str] | None = None,
     **writer_options: Any,

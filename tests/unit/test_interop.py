@@ -158,9 +158,11 @@ def test_to_arrow_matches_numpy_field_by_field(sink: Any) -> None:
         want = arr[f.path.split(".")[0]]
         for part in f.path.split(".")[1:]:
             want = want[part]
-        if f.dtype.kind == "S":
-            assert col.type == pa.string()
-            assert col.to_pylist() == [decoded(b) for b in want.tolist()]
+        if f.dtype.kind == "S":  # lossless by default: the exact bytes
+            assert col.type == pa.binary(f.dtype.itemsize)
+            assert col.to_pylist() == [bytes(v) for v in want.view(f"V{f.dtype.itemsize}").tolist()]
+            text = interop.to_arrow(view, strings="str", columns=[f.path]).column(f.path)
+            assert text.to_pylist() == [decoded(b) for b in want.tolist()]
         elif f.dtype.kind == "V":
             assert col.type == pa.binary(3)
             assert col.to_pylist() == [bytes(v) for v in want.tolist()]
@@ -302,10 +304,36 @@ def test_char_field_decoding_strips_trailing_nuls_and_replaces_invalid_utf8() ->
         dtype=[("s", "S4")],
     )
     want = ["ab", "a\x00b", "\ufffd\ufffd", "", "é"]
-    assert interop.to_arrow(arr).column("s").to_pylist() == want
+    assert interop.to_arrow(arr, strings="str").column("s").to_pylist() == want
     assert interop.to_pandas(arr)["s"].tolist() == want
     valid = arr[[0, 1, 3, 4]]  # the vectorised path, without the fallback
-    assert interop.to_arrow(valid).column("s").to_pylist() == [want[i] for i in (0, 1, 3, 4)]
+    want_valid = [want[i] for i in (0, 1, 3, 4)]
+    assert interop.to_arrow(valid, strings="str").column("s").to_pylist() == want_valid
+    assert interop.to_arrow(valid, strings="text").column("s").to_pylist() == want_valid
+    assert interop.to_pandas(valid, strings="text")["s"].tolist() == want_valid
+
+
+def test_arrow_and_parquet_keep_every_byte_by_default(tmp_path: Path) -> None:
+    # Every byte value, trailing NULs included: the Arrow/Parquet defaults
+    # must give back exactly the bytes of the file.
+    values = [bytes([i, (i + 1) % 256, 0, (255 - i) % 256]) for i in range(256)]
+    values += [b"\xff\xfe\x00\x01", b"ab\x00\x00", b"\x00\x00\x00\x00"]
+    arr = np.zeros(len(values), dtype=[("s", "S4"), ("n", "<u2")])
+    arr["s"] = values
+    raw = [bytes(v) for v in arr["s"].view("V4").tolist()]
+    assert interop.to_arrow(arr).column("s").to_pylist() == raw
+    out = tmp_path / "bytes.parquet"
+    interop.to_parquet(arr, out)
+    assert pq.read_table(out).column("s").to_pylist() == raw
+
+
+def test_strings_text_refuses_bytes_that_are_not_utf8() -> None:
+    arr = np.array([(b"ok",), (b"\xff\xfeab",)], dtype=[("s", "S4")])
+    for convert in (interop.to_arrow, interop.to_pandas):
+        with pytest.raises(interop.NotTextError, match=r"field 's', record 1: .* not UTF-8") as e:
+            convert(arr, strings="text")
+        assert (e.value.field, e.value.record, e.value.offset) == ("s", 1, 0)
+        assert isinstance(e.value, rv.RecviewError)
 
 
 def test_unicode_fields_convert(tmp_path: Path) -> None:
@@ -453,7 +481,8 @@ def test_empty_sources_keep_column_types() -> None:
     assert isinstance(df["kind"].dtype, pd.CategoricalDtype)
     table = interop.to_arrow(empty)
     assert table.num_rows == 0
-    assert table.schema.field("sym").type == pa.string()
+    assert table.schema.field("sym").type == pa.binary(6)
+    assert interop.to_arrow(empty, strings="text").schema.field("sym").type == pa.string()
 
 
 @pytest.mark.parametrize(
@@ -520,7 +549,7 @@ def test_parquet_from_a_path_with_header(tmp_path: Path) -> None:
     df = pd.read_parquet(out)
     np.testing.assert_array_equal(df["ts"].to_numpy(), arr["ts"])
     np.testing.assert_array_equal(df["px"].to_numpy(), arr["px"])
-    assert set(df["sym"]) == {"ABC"}
+    assert set(df["sym"]) == {b"ABC"}
     with pytest.raises(ValueError, match="needs schema="):
         interop.to_parquet(src, tmp_path / "x.parquet")
 
