@@ -25,6 +25,7 @@ with ``recview inspect``. Nothing here knows about files beyond reading bytes.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -562,8 +563,11 @@ def guess_file(
     (16, 0, 300, ['counter', 'float'])
     """
     with open(path, "rb") as fh:
-        total = os.fstat(fh.fileno()).st_size
+        st = os.fstat(fh.fileno())
         data = fh.read(sample_nbytes)
+    # A FIFO or pipe (``<(zcat x.gz)``) has no size: what was read is all
+    # that is known, as for standard input.
+    total = st.st_size if stat.S_ISREG(st.st_mode) else None
     try:
         return guess_bytes(data, total_nbytes=total, max_itemsize=max_itemsize)
     except LayoutError as err:

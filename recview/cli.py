@@ -35,11 +35,14 @@ import contextlib
 import csv
 import importlib
 import importlib.util
+import io
 import json
 import math
 import os
 import re
+import stat
 import sys
+import tempfile
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -49,7 +52,7 @@ from typing import IO, Any, TextIO
 import numpy as np
 
 from recview import _progress
-from recview.errors import RecviewError, SchemaError
+from recview.errors import LayoutError, RecviewError, SchemaError, TruncatedError
 from recview.schema import FieldInfo, Schema, _leaves as _schema_leaves, as_schema
 
 __all__ = ["EXIT_DATA", "EXIT_OK", "EXIT_USAGE", "load_schema", "main"]
@@ -306,14 +309,17 @@ class _Source:
         self._close: Callable[[], object] | None = None
         self.records: int | None = None
         self.file_nbytes: int | None = None
-        if name == "-" or name.lower().endswith(COMPRESSED_SUFFIXES):
+        if name == "-" or name.lower().endswith(COMPRESSED_SUFFIXES) or _is_stream(name):
             if name == "-":
                 raw: IO[bytes] = sys.stdin.buffer
                 self.name = "<stdin>"
-            else:
+            elif name.lower().endswith(COMPRESSED_SUFFIXES):
                 from recview.pool import open_compressed
 
                 raw = open_compressed(name)
+                self._close = raw.close
+            else:  # a FIFO, <(zcat x.gz), /dev/fd/N, a socket, a device
+                raw = open(name, "rb")  # noqa: SIM115 - closed by close()
                 self._close = raw.close
             self._reader = _CountingReader(raw)
         else:
@@ -344,7 +350,9 @@ class _Source:
     def batches(self, *, start: int = 0, nbytes: int = BATCH_NBYTES) -> Iterator[NDArray]:
         """Batches of records from record ``start`` on, in order."""
         if self.view is not None:
-            yield from self.view.batches(nbytes=nbytes, start=start)
+            with self._said_as_lost_records():
+                yield from self.view.batches(nbytes=nbytes, start=start)
+            self.verify()
             return
         if self._reader is None:
             raise RecviewError(f"{self.name}: a stream can be read only once")
@@ -367,8 +375,6 @@ class _Source:
         finally:
             gen.close()
         if self.count is not None and seen < self.count:
-            from recview.errors import LayoutError
-
             raise LayoutError(
                 f"{self.name}: stream ended after {seen:,} records of "
                 f"{self.schema.itemsize:,} bytes; --count asked for {self.count:,}",
@@ -377,11 +383,53 @@ class _Source:
         self.records = seen
         self.file_nbytes = reader.nbytes if self.count is None else None
 
+    def verify(self) -> None:
+        """Fail if the file shrank (or lost pages) since it was opened.
+
+        Records past the new end of a file cut inside its last page read as
+        zeros without any fault, so what was read is trusted only once the
+        size has been checked again, after the read.
+        """
+        if self.view is None:
+            return
+        with self._said_as_lost_records():
+            self.view.refresh()
+
+    @contextlib.contextmanager
+    def _said_as_lost_records(self) -> Iterator[None]:
+        try:
+            yield
+        except TruncatedError as err:
+            raise self._lost(err) from err
+
+    def _lost(self, err: TruncatedError) -> TruncatedError:
+        """The view's error, said as the records the command lost."""
+        isz = self.schema.itemsize
+        total = self.records or 0
+        new = err.new_nbytes
+        kept = total if new is None else min(total, max(0, (new - self.offset) // isz))
+        if new is not None and kept < total:
+            what = (
+                f"the file shrank to {new:,} bytes while it was read: the last "
+                f"{total - kept:,} records of {total:,} (from record {kept:,}, byte offset "
+                f"{self.offset + kept * isz:,}) were lost"
+            )
+        else:
+            what = "the file lost pages while it was read (they read as zeros)"
+        return TruncatedError(
+            f"{self.name}: {what}; nothing was kept (run again on a file that is not cut)",
+            path=self.name,
+            offset=self.offset + kept * isz,
+            old_nbytes=err.old_nbytes,
+            new_nbytes=new,
+        )
+
     def take(self, rows: slice) -> tuple[NDArray, int, int]:
         """Records selected by ``rows``; returns (records, first index, step)."""
         if self.view is not None:
             start, stop, step = rows.indices(len(self.view))
-            return self.view[rows], start, step
+            with self._said_as_lost_records():
+                return self.view[rows], start, step
         start, stop, step = rows.start or 0, rows.stop, rows.step or 1
         if start < 0 or (stop is not None and stop < 0) or step < 0:
             raise UsageError(f"{self.name}: negative rows need a file, not a stream")
@@ -401,7 +449,8 @@ class _Source:
         if self.view is not None:
             total = len(self.view)
             first = max(0, total - n)
-            return self.view[first:], first
+            with self._said_as_lost_records():
+                return self.view[first:], first
         keep = _concat([], self.schema)
         total = 0
         for batch, _first in self._indexed():
@@ -420,6 +469,18 @@ class _Source:
         if self._close is not None:
             close, self._close = self._close, None
             close()
+
+
+def _is_stream(path: str) -> bool:
+    """Whether ``path`` names something to read once, in order: anything that
+    exists and is neither a regular file nor a folder (a FIFO, a character
+    device, a socket, ``/dev/fd/N`` of a pipe). A path that cannot be stat'ed
+    (missing, a URL) is left to :func:`recview.open`, which says why."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _concat(parts: Sequence[NDArray], schema: Schema) -> NDArray:
@@ -943,6 +1004,7 @@ def _cmd_head(args: argparse.Namespace) -> int:
     try:
         arr, first, step = src.take(slice(0, args.n))
         _print_records(args, src, arr, first, step)
+        src.verify()
     finally:
         src.close()
     return EXIT_OK
@@ -954,6 +1016,7 @@ def _cmd_tail(args: argparse.Namespace) -> int:
     try:
         arr, first = src.tail(args.n)
         _print_records(args, src, arr, first)
+        src.verify()
     finally:
         src.close()
     return EXIT_OK
@@ -965,6 +1028,7 @@ def _cmd_slice(args: argparse.Namespace) -> int:
     try:
         arr, first, step = src.take(args.rows)
         _print_records(args, src, arr, first, step)
+        src.verify()
     finally:
         src.close()
     return EXIT_OK
@@ -1045,6 +1109,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
                 )
             lo, hi = max(0, n - args.context), min(total, n + args.context + 1)
             arr, _, _ = src.take(slice(lo, hi))
+            # A byte copy (padding included), checked below: the dump reads it after close().
+            arr = np.frombuffer(np.ascontiguousarray(arr).tobytes(), dtype=arr.dtype)
+            src.verify()
         else:
             if args.record < 0:
                 raise UsageError(f"{src.name}: a negative --record needs a file, not a stream")
@@ -1167,7 +1234,16 @@ class _NpyWriter:
 class _ParquetWriter:
     """Write record batches as Parquet row groups through :mod:`recview.interop`."""
 
-    def __init__(self, fh: IO[bytes], columns: list[_Column], schema: Schema) -> None:
+    def __init__(
+        self,
+        fh: IO[bytes],
+        columns: list[_Column],
+        schema: Schema,
+        *,
+        strings: str = "bytes",
+        source: str = "<records>",
+        offset: int = 0,
+    ) -> None:
         from recview._extras import require
 
         require("pyarrow", extra="arrow", purpose="recview convert to Parquet")
@@ -1176,30 +1252,170 @@ class _ParquetWriter:
         self.schema = schema
         self.names = [c.name for c in columns]
         self.all = len(columns) == len(_leaf_fields(schema))
+        # Lossless by default: char[n] fields as their exact bytes; "text"
+        # decodes them as UTF-8 (strict: bytes that are not text are an error).
+        self.strings = "text" if strings == "text" else "bytes"
+        self.source = source
+        self.offset = offset
+        self.columns = columns
+        self.rows = 0
         self.writer: Any = None
 
-    def write(self, arr: NDArray) -> None:
+    def _table(self, arr: NDArray) -> Any:
         from recview.interop import to_arrow
 
-        table = to_arrow(arr, schema=self.schema, columns=None if self.all else self.names)
+        return to_arrow(
+            arr,
+            schema=self.schema,
+            columns=None if self.all else self.names,
+            strings=self.strings,  # type: ignore[arg-type]
+        )
+
+    def write(self, arr: NDArray) -> None:
+        from recview.interop import NotTextError
+
+        try:
+            table = self._table(arr)
+        except NotTextError as err:
+            record = self.rows + err.record
+            field = next((c.info for c in self.columns if c.name == err.field), None)
+            at = self.offset + record * self.schema.itemsize
+            at += (field.offset if field else 0) + (err.offset or 0)
+            raise RecviewError(
+                f"{self.source}: record {record:,}, field {err.field!r}, byte offset {at:,}: "
+                "not UTF-8 text (--strings bytes keeps the exact bytes)",
+                path=self.source,
+                offset=at,
+                field=err.field,
+            ) from err
+        self.rows += len(arr)
         if self.writer is None:
             self.writer = self.pq.ParquetWriter(self.fh, table.schema)
         self.writer.write_table(table)
 
     def close(self) -> None:
         if self.writer is None:  # no records: still write a valid, empty file
-            from recview.interop import to_arrow
-
-            table = to_arrow(
-                np.empty(0, self.schema.dtype),
-                schema=self.schema,
-                columns=None if self.all else self.names,
-            )
+            table = self._table(np.empty(0, self.schema.dtype))
             self.writer = self.pq.ParquetWriter(self.fh, table.schema)
         self.writer.close()
 
+    def abort(self) -> None:
+        """Close pyarrow's writer after a failure (its finalizer would print
+        a traceback once the file is gone); the output is discarded anyway."""
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+
 
 CONVERT_FORMATS = ("csv", "jsonl", "npy", "parquet")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _stat(name: str, stream: Any) -> os.stat_result | None:
+    """``stat`` of a path, or of ``stream``'s descriptor for ``-``; None when
+    there is none (a URL, a stream without a descriptor)."""
+    try:
+        return os.fstat(stream.fileno()) if name == "-" else os.stat(name)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _refuse_own_input(args: argparse.Namespace) -> None:
+    """A usage error when the output is the input file, by any name.
+
+    Symlinks (of the file or of a folder on the way) and hard links are the
+    same file: writing the output would destroy the records being read.
+    """
+    src = _stat(args.file, sys.stdin)
+    if src is None or not stat.S_ISREG(src.st_mode):
+        return
+    out = _stat(args.output, sys.stdout)
+    if out is not None and _same_file(src, out):
+        where = "standard output" if args.output == "-" else repr(args.output)
+        name = "standard input" if args.file == "-" else repr(args.file)
+        raise UsageError(
+            f"the output {where} is the input file {name}: converting would destroy it "
+            "(choose another -o)"
+        )
+
+
+class _Output:
+    """The file ``convert`` writes, replaced only when the conversion succeeds.
+
+    A regular (or new) output is written to a temporary file in the same
+    folder, which :meth:`commit` renames over it: a failure, an interrupt or
+    a file cut under the reader leaves the old output as it was, and only the
+    temporary file is removed. The new file gets the old one's mode bits (or
+    the usual ``0o666`` less the umask). Something that is not a regular file
+    (``/dev/null``, a FIFO, ``/dev/stdout``, a terminal) is written directly
+    and never removed: recview did not create it. A symlink is followed, so
+    the file it points at is the one replaced.
+    """
+
+    def __init__(self, path: str, *, binary: bool) -> None:
+        self.path = path
+        self._tmp: str | None = None
+        real = os.path.realpath(path)
+        try:
+            st: os.stat_result | None = os.stat(real)
+        except FileNotFoundError:
+            st = None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(21, "Is a directory", path)
+        special = ("/dev/", "/proc/")  # /dev/stdout, /dev/fd/N: a descriptor, not a file
+        if (
+            (st is not None and not stat.S_ISREG(st.st_mode))
+            or os.path.abspath(path).startswith(special)
+            or real.startswith(special)
+        ):
+            # Appending: whoever opened it (the shell's > or >>) chose whether
+            # it starts empty; a device or a pipe has nothing to truncate.
+            raw: IO[bytes] = open(path, "ab", buffering=0)  # noqa: SIM115
+        else:
+            fd, self._tmp = tempfile.mkstemp(
+                dir=os.path.dirname(real), prefix=f".{os.path.basename(real)}.", suffix=".tmp"
+            )
+            self._real = real
+            try:
+                os.fchmod(fd, stat.S_IMODE(st.st_mode) if st else 0o666 & ~_umask())
+                if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                    with contextlib.suppress(OSError):
+                        os.fchown(fd, st.st_uid, st.st_gid)
+            except BaseException:
+                os.close(fd)
+                os.unlink(self._tmp)
+                raise
+            raw = os.fdopen(fd, "wb", buffering=0)
+        buffered = io.BufferedWriter(raw)
+        self.fh: Any = (
+            buffered if binary else io.TextIOWrapper(buffered, encoding="utf-8", newline="")
+        )
+
+    def commit(self) -> None:
+        """Finish: flush, close and move the output into place."""
+        self.fh.close()
+        if self._tmp is not None:
+            os.replace(self._tmp, self._real)
+            self._tmp = None
+
+    def abort(self) -> None:
+        """Give up: close, and remove the temporary file (nothing else)."""
+        with contextlib.suppress(OSError, ValueError):
+            self.fh.close()
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            self._tmp = None
 
 
 def _convert_format(args: argparse.Namespace) -> str:
@@ -1225,20 +1441,24 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     """``recview convert -o OUT``: records to CSV, JSON lines, .npy or Parquet."""
     fmt = _convert_format(args)
     src = _open_source(args)
-    columns = _columns(src.schema, args.fields)
-    to_stdout = args.output == "-"
-    binary = fmt in ("npy", "parquet")
-    if to_stdout:
-        fh: Any = sys.stdout.buffer if binary else sys.stdout
-    else:
-        fh = open(args.output, "wb" if binary else "w", newline="" if not binary else None)  # noqa: SIM115
-    ok = False
+    writer: Any = None
+    output: _Output | None = None
     try:
-        writer: Any
+        columns = _columns(src.schema, args.fields)
+        _refuse_own_input(args)
+        to_stdout = args.output == "-"
+        binary = fmt in ("npy", "parquet")
+        if to_stdout:
+            fh: Any = sys.stdout.buffer if binary else sys.stdout
+        else:
+            output = _Output(args.output, binary=binary)
+            fh = output.fh
         if fmt == "npy":
             writer = _NpyWriter(fh, columns, src.schema, src.records)
         elif fmt == "parquet":
-            writer = _ParquetWriter(fh, columns, src.schema)
+            writer = _ParquetWriter(
+                fh, columns, src.schema, strings=args.strings, source=src.name, offset=src.offset
+            )
         else:
             writer = _RowWriter(fh, columns, fmt, index=False)
         bar = _progress_for(args, src.total_nbytes, "convert")
@@ -1249,15 +1469,17 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         writer.close()
-        ok = True
+        writer = None
+        if output is not None:
+            output.commit()
+            output = None
         records = src.records
     finally:
         src.close()
-        if not to_stdout:
-            fh.close()
-            if not ok:
-                with contextlib.suppress(OSError):
-                    os.unlink(args.output)
+        if writer is not None and hasattr(writer, "abort"):
+            writer.abort()
+        if output is not None:
+            output.abort()
     if not args.quiet and not to_stdout:
         print(f"recview: wrote {records:,} records to {args.output} ({fmt})", file=sys.stderr)
     return EXIT_OK
@@ -1833,6 +2055,13 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file ('-': stdout)")
     p.add_argument("--to", choices=CONVERT_FORMATS, help="output format (default: from the suffix)")
     p.add_argument("--fields", metavar="A,B", help="comma-separated fields to write")
+    p.add_argument(
+        "--strings",
+        choices=("bytes", "text"),
+        default="bytes",
+        help="Parquet: char[N] fields as their exact bytes (default, lossless) or as "
+        "UTF-8 text with trailing NULs stripped (bytes that are not UTF-8 are an error)",
+    )
 
     p = add("stats", _cmd_stats, "per-field count/min/max/mean, then run figures", data, scan)
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
