@@ -58,7 +58,7 @@ FrameBatch = tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]", "np.ndarray[A
 _LIMIT, _FULL, _PARTIAL, _BADLEN, _BADTRAILER = range(5)
 # The pass maps the whole file but reads it a window at a time and drops each
 # window once read: RSS stays about one window whatever the file size.
-_WINDOW_NBYTES = 64 << 20
+_WINDOW_NBYTES = 16 << 20
 _DEFAULT_BATCH_NBYTES = 8 << 20
 _INT64_MAX = (1 << 63) - 1
 _MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", 0)
