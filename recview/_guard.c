@@ -23,9 +23,15 @@
  *     takes no lock and allocates nothing.
  *   - Any other SIGBUS goes to the handler that was installed before ours
  *     (faulthandler, a JIT, ...) or to the default action (death by SIGBUS),
- *     so we never swallow other people's faults.  `ensure()` puts our handler
- *     back on top when someone replaced it (faulthandler.enable() does) and
- *     chains to whatever is there now.
+ *     so we never swallow other people's faults.  A handler that repairs its
+ *     own faults gets any number of them, from any number of threads at once:
+ *     the loop detection (a previous handler that returns without repairing)
+ *     is per thread and ends once the faulting address reads again.
+ *   - `ensure()` puts our handler back on top when someone replaced it
+ *     (faulthandler.enable() and signal.signal() do) and chains to whatever
+ *     is there now, and unblocks SIGBUS in the calling thread: the kernel
+ *     kills a process whose faulting thread blocks SIGBUS instead of running
+ *     any handler.  docs/signals.md has the rules.
  *
  * The same technique is used in production by the systemd journal reader
  * (sigbus.c) and EFL's eina_mmap_safety.
@@ -314,8 +320,9 @@ guard_handler(int sig, siginfo_t *info, void *ucontext)
     errno = saved_errno;
 }
 
-/* Install our handler unless it is already the current one.  Returns 0 on
-   success, -1 with errno set. */
+/* Install our handler unless it is already the current one.  Returns 1 when
+   it was (re)installed now, 0 when it was already on top, -1 with errno
+   set. */
 static int
 ensure_installed(void)
 {
@@ -340,7 +347,34 @@ ensure_installed(void)
     if (sigaction(SIGBUS, &act, NULL) != 0) {
         return -1;
     }
-    return 0;
+    return 1;
+}
+
+/* Unblock SIGBUS in the calling thread if it is blocked: the kernel does not
+   deliver a synchronous SIGBUS that the faulting thread blocks, it kills the
+   process (force_sig_fault), so the handler would never run.  Returns 1 when
+   it was blocked, 0 when not, -1 with errno set. */
+static int
+unblock_in_this_thread(void)
+{
+    sigset_t cur;
+    int rc = pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    if (sigismember(&cur, SIGBUS) != 1) {
+        return 0;
+    }
+    sigset_t bus;
+    sigemptyset(&bus);
+    sigaddset(&bus, SIGBUS);
+    rc = pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    return 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -631,14 +665,32 @@ static PyTypeObject RegionType = {
 /* Module functions                                                         */
 /* ------------------------------------------------------------------------ */
 
+#define ENSURE_INSTALLED 1
+#define ENSURE_UNBLOCKED 2
+
 static PyObject *
-guard_ensure(PyObject *module, PyObject *Py_UNUSED(ignored))
+guard_ensure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (ensure_installed() != 0) {
+    int unblock = 1;
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError, "ensure() takes at most 1 argument (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    if (nargs == 1 && (unblock = PyObject_IsTrue(args[0])) < 0) {
+        return NULL;
+    }
+    int installed = ensure_installed();
+    if (installed < 0) {
         return PyErr_SetFromErrno(PyExc_OSError);
     }
-    Py_RETURN_TRUE;
+    int unblocked = unblock ? unblock_in_this_thread() : 0;
+    if (unblocked < 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromLong((installed ? ENSURE_INSTALLED : 0) |
+                           (unblocked ? ENSURE_UNBLOCKED : 0));
 }
 
 static PyObject *
@@ -673,9 +725,12 @@ guard_live_regions(PyObject *module, PyObject *Py_UNUSED(ignored))
 }
 
 static PyMethodDef guard_methods[] = {
-    {"ensure", guard_ensure, METH_NOARGS,
-     "ensure()\n--\n\nInstall the SIGBUS handler unless it is the current one; the "
-     "handler found there becomes the one faults outside recview mappings go to."},
+    {"ensure", (PyCFunction)(void (*)(void))guard_ensure, METH_FASTCALL,
+     "ensure(unblock=True)\n--\n\nInstall the SIGBUS handler unless it is the current "
+     "one (the handler found there becomes the one faults outside recview mappings "
+     "go to) and, when unblock is true, unblock SIGBUS in the calling thread. "
+     "Returns a bit set: ENSURE_INSTALLED when the handler was (re)installed now, "
+     "ENSURE_UNBLOCKED when SIGBUS was blocked in this thread."},
     {"is_installed", guard_is_installed, METH_NOARGS,
      "is_installed()\n--\n\nWhether the current SIGBUS handler is ours."},
     {"fault_count", guard_fault_count, METH_NOARGS,
@@ -712,6 +767,8 @@ PyInit__guard(void)
         return NULL;
     }
     if (PyModule_AddIntConstant(m, "PAGE_SIZE", (long)page_size) < 0 ||
+        PyModule_AddIntConstant(m, "ENSURE_INSTALLED", ENSURE_INSTALLED) < 0 ||
+        PyModule_AddIntConstant(m, "ENSURE_UNBLOCKED", ENSURE_UNBLOCKED) < 0 ||
         PyModule_AddIntConstant(m, "MAX_SLOTS", MAX_SLOTS) < 0) {
         Py_DECREF(m);
         return NULL;

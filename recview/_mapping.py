@@ -31,11 +31,22 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import threading
+import warnings
+
+from recview.errors import GuardWarning
 
 __all__ = ["GUARD_AVAILABLE", "GUARD_ERROR", "Mapping", "ensure_guard", "fault_count"]
 
 GUARD_ERROR: str | None = None
 """Why the native guard is not in use (``None`` when it is)."""
+
+# Bit of _guard.ensure()'s result: SIGBUS was blocked in the calling thread
+# and has been unblocked (ENSURE_UNBLOCKED in _guard.c).
+_UNBLOCKED = 2
+_thread_state = threading.local()
+"""Per thread: ``warned`` (the unblocking was reported), ``pending`` (SIGBUS
+was unblocked at import, reported at the thread's first ``ensure_guard``)."""
 
 _native = False
 if os.environ.get("RECVIEW_NO_GUARD", "") not in ("", "0"):
@@ -44,7 +55,10 @@ else:
     try:
         from recview import _guard
 
-        _guard.ensure()
+        # Importing is not reading: no warning from an import statement
+        # (under -W error it would fail the import); the importing thread's
+        # first ensure_guard() reports it, when a view opens.
+        _thread_state.pending = bool(_guard.ensure() & _UNBLOCKED)
         _native = True
     except (ImportError, OSError) as exc:
         # Built without a compiler, or a platform without sigaction: plain
@@ -55,20 +69,44 @@ GUARD_AVAILABLE: bool = _native
 """The native extension is loaded and its SIGBUS handler was installed."""
 
 
-def ensure_guard() -> bool:
-    """Put the SIGBUS handler back on top if someone replaced it.
+def ensure_guard(*, source: str | None = None, stacklevel: int = 3) -> bool:
+    """Keep recview's SIGBUS handler on top and SIGBUS unblocked in this thread.
 
-    ``faulthandler.enable()`` (pytest calls it too) and other libraries install
-    their own SIGBUS handler over ours; then a truncation would reach theirs
-    first and kill the process. This re-installs ours, which forwards every
-    fault that is not inside a recview mapping to the handler it found there.
-    One ``sigaction`` system call when nothing changed, so the view layer calls
-    it at every ``open`` and ``refresh``.
+    Call it in the thread that is about to read through recview mappings (the
+    view layer does, at every ``open``, ``refresh()`` and ``batches()``).
+    Two checks, two system calls, no allocation:
+
+    - ``faulthandler.enable()`` (pytest calls it too), ``signal.signal`` and
+      other libraries install their own SIGBUS handler over ours; then a
+      truncation would reach theirs first and kill the process (or loop
+      forever, for a Python-level handler, which can never repair a fault).
+      This re-installs ours, which passes every fault that is not inside a
+      recview mapping to the handler it found there.
+    - A thread that blocks SIGBUS (worker threads often block every signal)
+      cannot be saved by any handler: the kernel kills the process instead of
+      delivering a synchronous signal the faulting thread blocks. This
+      unblocks SIGBUS, and only SIGBUS, in the calling thread, and says so
+      with a :class:`~recview.errors.GuardWarning` once per thread.
+
+    Parameters
+    ----------
+    source : str, optional
+        The file about to be read, named in the warning.
+    stacklevel : int
+        Passed to :func:`warnings.warn`: 3 blames the caller of the function
+        that calls this one.
 
     Returns
     -------
     bool
-        ``GUARD_AVAILABLE``: whether recview's mappings are guarded.
+        ``GUARD_AVAILABLE``: whether recview's mappings are guarded. Without
+        the guard nothing is done (views read with ``pread`` then, which
+        cannot fault).
+
+    Warns
+    -----
+    GuardWarning
+        The calling thread had SIGBUS blocked (first time in this thread).
 
     Examples
     --------
@@ -79,9 +117,32 @@ def ensure_guard() -> bool:
     >>> _mapping.ensure_guard() == _mapping.GUARD_AVAILABLE
     True
     """
-    if _native:
-        _guard.ensure()
+    if _native and (_guard.ensure() & _UNBLOCKED or _pending()):
+        _warn_unblocked(source, stacklevel + 1)
     return GUARD_AVAILABLE
+
+
+def _pending() -> bool:
+    pending = getattr(_thread_state, "pending", False)
+    if pending:
+        _thread_state.pending = False
+    return bool(pending)
+
+
+def _warn_unblocked(source: str | None, stacklevel: int) -> None:
+    if getattr(_thread_state, "warned", False):
+        return
+    _thread_state.warned = True
+    thread = threading.current_thread()
+    warnings.warn(
+        f"{source if source is not None else 'recview'}: thread {thread.name!r} "
+        "blocked SIGBUS; recview unblocked it in that thread (other signals stay "
+        "blocked), because the kernel kills a process whose thread blocks the "
+        "SIGBUS of a page lost to a truncation instead of letting recview's guard "
+        "repair it (see docs/signals.md)",
+        GuardWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def fault_count() -> int:
