@@ -76,8 +76,11 @@ Documented choices
   (no padding) unless an ``aligned`` attribute or ``_Alignas`` on the member
   asks for more; ``#pragma pack`` then changes nothing (as in GCC).
 * **byteorder** applies to every multi-byte number; ``"="`` means native.
-* Zero-length arrays (``int x[0]``), flexible array members (``int x[]``),
-  empty structs, ``void`` members, structs that contain themselves and arrays
+* **Zero-length arrays** (GNU ``int x[0]``, or a computed padding size that
+  reaches 0) take no bytes, as in GCC, yet align the next member and count in
+  the record's alignment; they are no field of the dtype (nor is a member
+  whose type takes no bytes). A record with no bytes at all is refused.
+* Flexible array members (``int x[]``), empty structs, ``void`` members, structs that contain themselves and arrays
   of over-aligned elements (which GCC refuses too) are refused; so are unknown
   types and identifiers, each error naming the dotted field path and the C
   line number. Only what the chosen record uses must be understood: an
@@ -1488,14 +1491,10 @@ class _Model:
                     field=path or None,
                 )
             count = self.constant(node.dim, path, line)
-            if count <= 0:
-                what = (
-                    "zero-length array (a GNU flexible array member)"
-                    if count == 0
-                    else (f"negative array length {count}")
-                )
-                raise SchemaError(f"{_where(path, line)}: {what} has no fixed size; give it "
-                                  "a positive length", field=path or None)  # fmt: skip
+            if count < 0:
+                raise SchemaError(f"{_where(path, line)}: negative array length {count} has no "
+                                  "fixed size; give it a length of 0 or more",
+                                  field=path or None)  # fmt: skip
             elem = self.resolve(node.type, path, line)
             if elem.size % elem.align:
                 raise SchemaError(
@@ -1840,16 +1839,21 @@ def _to_dtype(
             return chars if len(ctype.shape) == 1 else np.dtype((chars, ctype.shape[:-1]))
         inner = _to_dtype(elem, path, byteorder, unions, enums, scalar_order)
         return np.dtype((inner, ctype.shape))
-    if ctype.union:
+    # members of no bytes (int x[0]) are no fields: numpy would put them at the
+    # offset of the next one, and no value can be read from them
+    members = [m for m in ctype.members if m.ctype.size]
+    if ctype.union and len(members) > 1:
+        # a one-member union is a struct (and from_dtype, which sees overlap
+        # only, agrees)
         unions.add(path)
     return np.dtype(
         {
-            "names": [m.name for m in ctype.members],
+            "names": [m.name for m in members],
             "formats": [
                 _to_dtype(m.ctype, _join(path, m.name), byteorder, unions, enums, ctype.byteorder)
-                for m in ctype.members
+                for m in members
             ],
-            "offsets": [m.offset for m in ctype.members],
+            "offsets": [m.offset for m in members],
             "itemsize": ctype.size,
         }
     )
@@ -1917,6 +1921,11 @@ def parse_c(
     pre, ast, unknown = _front_end(source, byteorder)
     model = _Model(ast, unknown, pre, packed=packed)
     record = model.layout(model.select(name), "")
+    if record.size == 0:
+        raise SchemaError(
+            f"C source: {record.label} has size 0 (all its members are zero-length "
+            "arrays): there are no bytes to read"
+        )
     model.check_static_asserts()
     unions: set[str] = set()
     enums: dict[str, dict[int, str]] = {}

@@ -131,9 +131,8 @@ def _leaf(con: Any, path: str, enums: dict[str, dict[int, str]]) -> np.dtype[Any
         raise SchemaError(f"field {path!r}: bit fields (BitsInteger) are not supported", field=path)
     if con is c.Flag or type(con).__name__ == "Flag":
         return np.dtype("?")
-    if isinstance(con, c.Bytes):
-        return np.dtype(f"S{_sizeof(con, path)}")
-    if isinstance(con, c.StringEncoded | c.FixedSized):
+    if isinstance(con, c.Bytes | c.StringEncoded | c.FixedSized):
+        # Bytes(0), like Padding(0) and Array(0, ...), takes no bytes: no field
         n = _sizeof(con, path)
         return np.dtype(f"S{n}") if n else None
     if isinstance(con, c.Array):

@@ -138,6 +138,9 @@ def bytes_(n: int) -> np.dtype[Any]:
     """A fixed-size byte string of ``n`` bytes (numpy ``S<n>``; trailing NULs
     are stripped on read, as C ``char[n]`` text usually wants).
 
+    ``bytes_(0)`` takes no bytes and, in a :class:`Record`, is no field (as
+    construct's ``Bytes(0)`` and C's ``char x[0]``): computed sizes may reach 0.
+
     Examples
     --------
     >>> import recview as rv
@@ -147,12 +150,13 @@ def bytes_(n: int) -> np.dtype[Any]:
     >>> Tick.schema.itemsize
     16
     """
-    n = _positive_int(n, "bytes_(n)")
+    n = _size(n, "bytes_(n)")
     return np.dtype(f"S{n}")
 
 
 def pad(n: int) -> _Pad:
-    """``n`` bytes of padding: skipped, not a field.
+    """``n`` bytes of padding: skipped, not a field. ``pad(0)`` is no padding
+    (as construct's ``Padding(0)``): layouts that compute their padding may reach 0.
 
     Examples
     --------
@@ -164,11 +168,15 @@ def pad(n: int) -> _Pad:
     >>> R.schema.dtype.fields["b"][1], R.schema.names
     (4, ('a', 'b'))
     """
-    return _Pad(_positive_int(n, "pad(n)"))
+    return _Pad(_size(n, "pad(n)"))
 
 
 def array(t: Any, n: int | Sequence[int]) -> _Array:
     """A fixed-size array of ``n`` items of type ``t`` (``n`` may be a shape).
+
+    An array of no items (a 0 anywhere in the shape) takes no bytes and, in a
+    :class:`Record`, is no field (as construct's ``Array(0, t)``); in an aligned
+    Record it still aligns the next field to ``t``, as C's ``t x[0]`` does.
 
     Examples
     --------
@@ -181,8 +189,8 @@ def array(t: Any, n: int | Sequence[int]) -> _Array:
     """
     shape = tuple(n) if isinstance(n, (tuple, list)) else (n,)
     if not shape:
-        raise SchemaError("array(t, n): n must be a positive size or a non-empty shape")
-    dims = tuple(_positive_int(k, "array(t, n)") for k in shape)
+        raise SchemaError("array(t, n): n must be a non-negative size or a non-empty shape")
+    dims = tuple(_size(k, "array(t, n)") for k in shape)
     return _Array(np.dtype((_atom_dtype(t, "array item"), dims)), _atom_alignment(t))
 
 
@@ -194,9 +202,11 @@ class _Array:
     alignment: int
 
 
-def _positive_int(n: object, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise SchemaError(f"{what}: expected a positive integer size, got {n!r}")
+def _size(n: object, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise SchemaError(f"{what}: expected a non-negative integer size, got {n!r}")
+    if n > _MAX_ITEMSIZE:
+        raise SchemaError(f"{what}: {n} bytes is too large")
     return int(n)
 
 
@@ -302,6 +312,8 @@ class Record:
                 al = _atom_alignment(t)
                 max_align = max(max_align, al)
                 pos = _round_up(pos, al)
+            if dt.itemsize == 0:
+                continue  # bytes_(0), array(t, 0): no bytes, no field (C's int x[0])
             names.append(name)
             formats.append(dt)
             offsets.append(pos)
@@ -406,10 +418,11 @@ class Schema:
         unions = frozenset(unions)
         dtype = _canonical(dtype, unions, "")
         enum_map: dict[str, Mapping[int, str]] = {}
-        leaves = {f.path: f for f in _leaves(dtype, "", 0, ())}
         for path, mapping in (enums or {}).items():
-            leaf = leaves.get(path)
-            if leaf is None or leaf.dtype.kind not in "iub":
+            # a path may run through arrays of records ("slots.kind"): it names
+            # the field in every element
+            leaf = _lookup_base(dtype, path)
+            if leaf is None or leaf.names is not None or leaf.kind not in "iub":
                 raise SchemaError(
                     f"enum names given for {path!r}, which is not an integer field", field=path
                 )
@@ -511,6 +524,10 @@ class Schema:
 
         Explicit offsets, padding and ``itemsize`` are kept exactly. A plain
         (non-structured) dtype becomes a one-field record named ``f0``.
+        A record (or nested record) of two or more fields that all start at
+        offset 0 is a union, as C lays one out (``from_c`` builds such dtypes,
+        and ``from_dtype(s.dtype)`` gives them back); fields that overlap
+        otherwise are an error.
 
         Parameters
         ----------
@@ -530,13 +547,16 @@ class Schema:
         ...                           "offsets": [0, 8], "itemsize": 24})
         >>> s.itemsize, s.dtype.fields["b"][1]
         (24, 8)
+        >>> u = rv.Schema.from_c("struct s { char c; union { int i; float f; } v[2]; };")
+        >>> rv.Schema.from_dtype(u.dtype).unions
+        frozenset({'v'})
         """
         if isinstance(dtype, Schema):
             return dtype
         dt = _to_dtype(dtype)
         if dt.names is None:
             dt = np.dtype([("f0", dt)])
-        return cls._from_parts(dt)
+        return cls._from_parts(dt, unions=frozenset(_union_paths(dt, "")))
 
     @classmethod
     def from_construct(cls, struct: Any) -> Schema:
@@ -867,13 +887,36 @@ def _leaves(dt: np.dtype[Any], path: str, base: int, shape: tuple[int, ...]) -> 
 
 
 def _lookup(dt: np.dtype[Any], path: str) -> np.dtype[Any] | None:
-    if not path:  # the record itself (a C union as the top-level record)
+    """The structured dtype at ``path`` (through arrays: a union ``u`` in
+    ``u[2]``, or in ``slots[4].u``), or None."""
+    found = _lookup_base(dt, path)
+    return found if found is not None and found.names is not None else None
+
+
+def _lookup_base(dt: np.dtype[Any], path: str) -> np.dtype[Any] | None:
+    """The dtype of one element of the field at dotted ``path`` (subarrays,
+    there and on the way, stripped), or None; ``""`` is the record itself."""
+    dt = dt.base
+    if not path:
         return dt
     for part in path.split("."):
         if dt.names is None or part not in dt.names:
             return None
-        dt = _fields(dt)[part][0]
-    return dt if dt.names is not None else None
+        dt = _fields(dt)[part][0].base
+    return dt
+
+
+def _union_paths(dt: np.dtype[Any], path: str) -> set[str]:
+    """Dotted paths of the (nested) records whose two or more fields all start
+    at offset 0: unions, as C lays them out."""
+    dt = dt.base
+    if dt.names is None or path.count(".") >= _MAX_DEPTH:
+        return set()  # too deep: _canonical refuses it, naming the field
+    fields = _fields(dt)
+    out = {path} if len(dt.names) > 1 and all(fields[n][1] == 0 for n in dt.names) else set()
+    for name in dt.names:
+        out |= _union_paths(fields[name][0], f"{path}.{name}" if path else name)
+    return out
 
 
 def _dtype_spec(dt: np.dtype[Any]) -> Any:
