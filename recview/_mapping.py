@@ -11,8 +11,9 @@ and Python dies of it (exit status 135). The C extension
 ranges and installs a SIGBUS handler that acts only on faults inside them: it
 maps zero pages over the lost part of the mapping, counts the fault and lets
 the faulting load retry. Every other SIGBUS goes on to the handler installed
-before ours (``faulthandler``, ...) or to the default action. Lost pages then
-read as zeros; :meth:`Mapping.faulted` and :func:`fault_count` tell the view
+before ours (``faulthandler``, another library's, ...) or to the default
+action; :func:`ensure_guard` keeps ours on top and SIGBUS unblocked in the
+reading thread (docs/signals.md has the rules). Lost pages then read as zeros; :meth:`Mapping.faulted` and :func:`fault_count` tell the view
 layer that it must raise :class:`~recview.errors.TruncatedError`.
 
 Without the extension (it could not be built, or ``RECVIEW_NO_GUARD`` is set

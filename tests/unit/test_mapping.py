@@ -395,3 +395,30 @@ print(_mapping.ensure_guard(), _guard.is_installed())
     proc = _run_child(code)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "False", "True", "True", "True", "True"]
+
+
+def test_native_ensure_unblocks_sigbus_only_in_the_calling_thread() -> None:
+    import signal
+
+    from recview import _guard
+
+    assert _mapping._UNBLOCKED == _guard.ENSURE_UNBLOCKED
+    seen: list[object] = []
+
+    def mask() -> set[int]:
+        return set(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+
+    def work() -> None:
+        # this thread's mask dies with it
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGBUS, signal.SIGUSR1})
+        seen.append(_guard.ensure(False) & _guard.ENSURE_UNBLOCKED)
+        seen.append(signal.SIGBUS in mask())
+        seen.append(_guard.ensure() & _guard.ENSURE_UNBLOCKED)
+        seen.append(sorted(mask() & {signal.SIGBUS, signal.SIGUSR1}))
+        seen.append(_guard.ensure() & _guard.ENSURE_UNBLOCKED)
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join(30)
+    assert seen == [0, True, _guard.ENSURE_UNBLOCKED, [signal.SIGUSR1], 0]
+    assert signal.SIGBUS not in mask()
