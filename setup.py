@@ -1,4 +1,4 @@
-"""Build the optional C extension ``recview._guard`` (the SIGBUS guard, issue 4).
+"""Build the optional C extension ``recview._guard`` (the SIGBUS guard).
 
 Everything else about the package lives in ``pyproject.toml``.  The extension
 is optional: when it cannot be compiled (no compiler, no Python headers, not a

@@ -1,5 +1,5 @@
 /*
- * recview._guard: read-only file mappings that survive truncation (issue 4).
+ * recview._guard: read-only file mappings that survive truncation.
  *
  * Touching a page of a MAP_SHARED file mapping that lies wholly past the end
  * of the file raises SIGBUS, which kills a Python process (exit 135).  This

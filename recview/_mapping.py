@@ -3,7 +3,7 @@
 This module owns the lowest layer of :mod:`recview.view`: mapping a byte range
 of a file read-only, giving ``madvise`` advice about windows of it, and
 guarding the mapping so that another process truncating the file cannot kill
-this one (issue 4).
+this one.
 
 Touching a mapped page that lies wholly past the end of a file raises SIGBUS,
 and Python dies of it (exit status 135). The C extension

@@ -1,4 +1,4 @@
-"""The SIGBUS guard, tested in child processes (issue 4).
+"""The SIGBUS guard, tested in child processes.
 
 Touching a mapped page past the end of a truncated file raises SIGBUS; without
 the guard the process dies (exit 135). Each scenario runs in a fresh child

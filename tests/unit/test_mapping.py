@@ -1,4 +1,4 @@
-"""Unit tests of recview._mapping: the mapping layer under views (issue 4).
+"""Unit tests of recview._mapping: the mapping layer under views.
 
 Every behaviour is checked on both implementations: the native guarded one
 (``recview._guard``) and the pure-Python :mod:`mmap` fallback, which the
