@@ -9,7 +9,9 @@ can raise these without import cycles. The hierarchy::
     ├── TruncatedError(OSError)       *another process* shrank the file under a view
     └── ClosedError(ValueError)       *your code* closed the view, then used it
     LayoutWarning(UserWarning)        a partial trailing record was left out
-    GuardWarning(RuntimeWarning)      no SIGBUS guard here: mode="mmap" fell back to "pread"
+    GuardWarning(RuntimeWarning)      no SIGBUS guard here: mode="mmap" fell back to "pread";
+                                      or SIGBUS was blocked in a reading thread and recview
+                                      unblocked it
 
 Each error keeps its data as attributes (``path``, ``offset``, ``field``...) in
 addition to a message built at the raise site that says what happened, where,
@@ -116,4 +118,9 @@ class GuardWarning(RuntimeWarning):
     """The native SIGBUS guard is not available (the C extension could not be
     built or loaded, or ``RECVIEW_NO_GUARD`` is set), so ``mode="mmap"`` fell
     back to ``mode="pread"``: arrays are copies, but a truncation by another
-    process still cannot kill this one."""
+    process still cannot kill this one.
+
+    Also given once per thread when a thread that reads through recview had
+    SIGBUS blocked (a common worker-thread pattern): the kernel kills a process
+    rather than deliver a blocked synchronous signal, so recview unblocks
+    SIGBUS, and only SIGBUS, in that thread (``docs/signals.md``)."""
