@@ -19,23 +19,32 @@ import gzip
 import io
 import lzma
 import math
+import operator
 import os
 import stat
 import sys
 import threading
 import warnings
 import weakref
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Final, Literal, cast
+from typing import IO, Any, Final, Literal, NoReturn, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from recview.errors import LayoutError, LayoutWarning
+from recview.errors import LayoutError, LayoutWarning, RecviewError
 from recview.schema import as_schema
 
-__all__ = ["DEFAULT_BUFFER_SIZE", "BufferPool", "PoolStats", "open_compressed", "stream"]
+__all__ = [
+    "COMPRESSED_SUFFIXES",
+    "DEFAULT_BUFFER_SIZE",
+    "BufferPool",
+    "PoolStats",
+    "open_compressed",
+    "stream",
+]
 
 #: Default size of one pooled buffer, in bytes: 256 KiB, chosen from the
 #: buffer-size sweep in ``docs/stream.md``. Below it, the per-read and
@@ -442,12 +451,107 @@ def _reader(fileobj: IO[bytes] | Any, name: str) -> _ReadInto:
     return read
 
 
-def _no_data(name: str) -> ValueError:
-    """The error for a non-blocking file object that had nothing to read (``None``)."""
-    return ValueError(
-        f"{name}: the file object has no data ready (non-blocking mode); "
-        "stream() needs a blocking file object"
+def _no_data(name: str, at: int) -> LayoutError:
+    """The error for a non-blocking file object that had nothing to read (``None``).
+
+    ``None`` is what ``io.BufferedReader`` returns when a non-blocking source
+    has no data yet: not an end of stream, and nothing a generator can wait
+    for, so it is an error (a ``LayoutError``, hence still a ``ValueError``).
+    """
+    return LayoutError(
+        f"{name}: the file object has no data ready (non-blocking mode) at stream offset "
+        f"{at:,}; stream() needs a blocking file object",
+        path=name,
+        offset=at,
     )
+
+
+def _checked_count(count: Any, room: int, name: str, read: object, at: int, where: str) -> int:
+    """*count* as a byte count from 0 to *room*, or the error for it.
+
+    The slow path of every read: the stream calls it only when *count* is
+    not a plain ``int`` from 1 to *room* (the end of the stream, 0, comes
+    here too). As ``io.BufferedReader`` does, a count outside the buffer is
+    an error, never believed: too high would yield stale buffer bytes as
+    records, negative would read the same bytes again forever. Integers of
+    other types (``numpy.int64``) are taken through ``__index__``, as there;
+    a ``bool`` or a ``float`` is a bug in the source, not a count.
+    """
+    if count is None:
+        raise _no_data(name, at)
+    if not isinstance(count, bool):
+        try:
+            value = operator.index(count)
+        except TypeError:
+            pass
+        else:
+            if 0 <= value <= room:
+                return value
+    shown = f"{count:,}" if type(count) is int else repr(count)
+    method = getattr(read, "__name__", "read")
+    raise LayoutError(
+        f"{name}: {method}() returned {shown} for a {room:,}-byte buffer at stream offset "
+        f"{at:,}{where} (expected an int from 0 to {room:,}, as io.BufferedReader requires)",
+        path=name,
+        offset=at,
+    )
+
+
+def _compression_of(fileobj: object) -> str | None:
+    """The compression format *fileobj* decompresses, if it is a known decompressing reader."""
+    if isinstance(fileobj, _Decompressed):
+        return fileobj.format
+    if isinstance(fileobj, gzip.GzipFile):
+        return "gzip"
+    if isinstance(fileobj, bz2.BZ2File):
+        return "bzip2"
+    if isinstance(fileobj, lzma.LZMAFile):
+        return "lzma"
+    if type(fileobj).__module__.partition(".")[0] == "zstandard":
+        return "zstd"
+    return None
+
+
+def _data_error(
+    name: str, fmt: str | None, exc: BaseException, nbytes: int, note: str
+) -> LayoutError:
+    """The ``LayoutError`` for data a read could not deliver: corrupt, truncated or failing.
+
+    *nbytes* is how far the read got (decompressed bytes for a compressed
+    source), *note* what the stream made of them (whole records).
+    """
+    detail = " ".join((str(exc) or type(exc).__name__).split())
+    if fmt is None:
+        what, unit = f"read failed: {type(exc).__name__}: {detail}", "bytes"
+    else:
+        kind = "truncated" if isinstance(exc, EOFError) else "corrupt"
+        what, unit = f"{kind} {fmt} data: {detail}", "decompressed bytes"
+    return LayoutError(f"{name}: {what} (after {nbytes:,} {unit}{note})", path=name, offset=nbytes)
+
+
+def _raise_for_read(exc: Exception, name: str, fmt: str | None, nbytes: int, note: str) -> NoReturn:
+    """Raise what *exc*, raised by a read of *name*, means: *exc* itself, or a recview error.
+
+    - recview errors pass through;
+    - an ``OSError`` with an ``errno`` is a real I/O failure (a reset socket,
+      a disk error): it keeps its type, so that callers can still catch
+      ``ConnectionResetError``, and gets *name* as its ``filename``;
+    - what decompressors raise on bad data (``EOFError`` for a truncated
+      file, ``zlib.error``, ``lzma.LZMAError``, ``zstandard.ZstdError``, an
+      ``OSError`` without ``errno`` such as ``gzip.BadGzipFile`` or bz2's
+      "Invalid data stream") and the ``ValueError`` of a broken or closed
+      file object become a ``LayoutError`` naming the source and how far the
+      read got;
+    - anything else (a ``TypeError``: a bug, not bad data) passes through.
+    """
+    if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+        exc.filename = name
+    elif not isinstance(exc, RecviewError) and (
+        isinstance(exc, (EOFError, OSError, ValueError, zlib.error, lzma.LZMAError))
+        or type(exc).__module__.partition(".")[0] == "zstandard"
+    ):
+        raise _data_error(name, fmt, exc, nbytes, note) from exc
+    raise exc
 
 
 def _copying_reader(read: Callable[[int], Any], name: str) -> Callable[[memoryview], int | None]:
@@ -461,7 +565,11 @@ def _copying_reader(read: Callable[[int], Any], name: str) -> Callable[[memoryvi
             raise TypeError(f"{name}: stream() needs a binary file object (open(..., 'rb'))")
         count = len(data)
         if count > len(target):
-            raise ValueError(f"{name}: read({len(target)}) returned {count} bytes")
+            raise LayoutError(
+                f"{name}: read({len(target)}) returned {count:,} bytes "
+                f"(expected at most {len(target):,})",
+                path=name,
+            )
         target[:count] = data
         return count
 
@@ -624,7 +732,7 @@ def _stream(
 
     _widen_pipe(fileobj, capacity)
     if offset:
-        _skip_header(read, pool, offset, capacity, name)
+        _skip_header(fileobj, read, pool, offset, capacity, name)
     position = offset  # stream offset of the current buffer's first byte
     while True:
         # Place the buffer so that its address has the alignment (mod 64) of
@@ -637,11 +745,19 @@ def _stream(
         view = np.frombuffer(target.toreadonly(), dtype)
         filled = done = 0  # bytes read into this buffer, records yielded from it
         while filled < capacity:
-            count = read(target[filled:])
-            if not count:
-                if count is None:
-                    raise _no_data(name)
-                break
+            # (A try block costs nothing until something is raised.)
+            try:
+                count = read(target[filled:])
+            except Exception as exc:  # noqa: BLE001  # re-raised as is unless it is bad data
+                at = position + filled
+                note = f", {(at - offset) // itemsize:,} whole records of {itemsize:,} bytes"
+                _raise_for_read(exc, name, _compression_of(fileobj), at, note)
+            # Never believe a count: one type test and one comparison per
+            # read keep the check off the profile (reads are 4 KiB+).
+            if type(count) is not int or not 0 < count <= capacity - filled:
+                count = _checked_count(count, capacity - filled, name, read, position + filled, "")
+                if not count:
+                    break
             filled += count
             complete = filled // itemsize
             if complete - done >= min_batch:
@@ -703,15 +819,22 @@ def _widen_pipe(fileobj: object, nbytes: int) -> None:
         pass
 
 
-def _skip_header(read: _ReadInto, pool: BufferPool, offset: int, capacity: int, name: str) -> None:
+def _skip_header(
+    fileobj: object, read: _ReadInto, pool: BufferPool, offset: int, capacity: int, name: str
+) -> None:
     """Read and drop *offset* bytes, in pieces as short as the source returns."""
     scratch = pool._lease(min(offset, capacity))
     skipped = 0
     while skipped < offset:
-        count = read(scratch[: offset - skipped])
+        room = min(offset - skipped, len(scratch))
+        try:
+            count = read(scratch[:room])
+        except Exception as exc:  # noqa: BLE001  # re-raised as is unless it is bad data
+            note = f", inside the {offset:,}-byte header"
+            _raise_for_read(exc, name, _compression_of(fileobj), skipped, note)
+        where = f" while skipping the {offset:,}-byte header"
+        count = _checked_count(count, room, name, read, skipped, where)
         if not count:
-            if count is None:
-                raise _no_data(name)
             raise LayoutError(
                 f"{name}: stream ended after {skipped:,} bytes, inside the {offset:,}-byte header",
                 path=name,
@@ -720,12 +843,171 @@ def _skip_header(read: _ReadInto, pool: BufferPool, offset: int, capacity: int, 
         skipped += count
 
 
+#: The suffixes :func:`open_compressed` decompresses (lower case; the CLI
+#: reads paths ending in one of them as streams).
+COMPRESSED_SUFFIXES: Final = (".gz", ".bz2", ".xz", ".lzma", ".zst", ".zstd")
+
+_FORMATS: Final = {
+    ".gz": "gzip",
+    ".bz2": "bzip2",
+    ".xz": "xz",
+    ".lzma": "lzma",
+    ".zst": "zstd",
+    ".zstd": "zstd",
+}
+
+
+class _Decompressed(io.RawIOBase):
+    """A decompressing reader that names its file and reports bad data as ``LayoutError``.
+
+    What :func:`open_compressed` returns: ``name`` is the path (``BZ2File``
+    and ``LZMAFile`` have none before Python 3.13), and whatever the
+    decompressor raises on corrupt or truncated data (``EOFError``,
+    ``zlib.error``, ``gzip.BadGzipFile``...) becomes a ``LayoutError`` that
+    names the file, the format and how many decompressed bytes were read,
+    for every reader of the file, not only :func:`stream`.
+    """
+
+    def __init__(
+        self, inner: IO[bytes], name: str, fmt: str, frames: _ZstdFrames | None = None
+    ) -> None:
+        super().__init__()
+        self._inner: Any = inner  # GzipFile, BZ2File, LZMAFile or a zstandard reader
+        self.name = name
+        self.format = fmt
+        self._frames = frames
+        self._nbytes = 0  # decompressed bytes handed out
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            count: int = self._inner.readinto(buffer)
+        except Exception as exc:  # noqa: BLE001  # re-raised as is unless it is bad data
+            _raise_for_read(exc, self.name, self.format, self._nbytes, "")
+        if not count and self._frames is not None and not self._frames.complete:
+            # zstandard's reader ends quietly inside a frame; the frame
+            # walker saw the compressed bytes and knows the file was cut.
+            cut = EOFError("the file ends inside a frame")
+            raise _data_error(self.name, self.format, cut, self._nbytes, "")
+        self._nbytes += count
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._inner.close()
+            finally:
+                super().close()
+
+
+_ZSTD_MAGIC: Final = 0xFD2FB528
+_ZSTD_SKIPPABLE: Final = 0x184D2A50  # the 16 magics 0x184D2A50-5F
+_DICT_ID_BYTES: Final = (0, 1, 2, 4)
+
+
+class _ZstdFrames:
+    """A compressed ``.zst`` file that walks zstd frames as they are read (RFC 8878).
+
+    ``zstandard``'s stream reader stops without an error when the input ends
+    inside a frame, so a truncated file reads as a shorter valid one. This
+    sits between the file and the reader, follows frame headers, block
+    headers and checksums through the bytes read (a few operations per
+    block, up to 128 KiB of output each), and tells at the end whether the
+    input stopped between frames (:attr:`complete`). Data it does not
+    recognise stops the walk (no verdict): the decompressor judges that.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._state = "magic"  # what the next header is
+        self._need = 4  # its size
+        self._head = b""  # its bytes so far
+        self._skip = 0  # bytes of block content or skippable frame still to pass
+        self._checksum = False  # whether the current frame ends with one
+        self._lost = False
+
+    @property
+    def complete(self) -> bool:
+        """Whether the bytes read so far end between two frames (or nothing was read)."""
+        return self._lost or (self._state == "magic" and not self._head and not self._skip)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        if data and not self._lost:
+            self._feed(data)
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def _feed(self, data: bytes) -> None:
+        pos, end = 0, len(data)
+        while pos < end and not self._lost:
+            if self._skip:
+                step = min(self._skip, end - pos)
+                self._skip -= step
+                pos += step
+                continue
+            take = min(self._need - len(self._head), end - pos)
+            self._head += data[pos : pos + take]
+            pos += take
+            if len(self._head) == self._need:
+                head, self._head = self._head, b""
+                self._parse(head)
+
+    def _expect(self, state: str, need: int) -> None:
+        self._state, self._need = state, need
+
+    def _parse(self, head: bytes) -> None:
+        """Act on one complete header of the current state."""
+        value = int.from_bytes(head, "little")
+        if self._state == "magic":
+            if value == _ZSTD_MAGIC:
+                self._expect("descriptor", 1)
+            elif value & ~0xF == _ZSTD_SKIPPABLE:
+                self._expect("skippable", 4)
+            else:
+                self._lost = True  # not zstd (or a legacy format): the decoder decides
+        elif self._state == "skippable":
+            self._skip = value
+            self._expect("magic", 4)
+        elif self._state == "descriptor":
+            if value & 0x08:  # reserved bit
+                self._lost = True
+                return
+            single = bool(value & 0x20)
+            self._checksum = bool(value & 0x04)
+            content_size = (1 if single else 0, 2, 4, 8)[value >> 6]
+            rest = (0 if single else 1) + _DICT_ID_BYTES[value & 3] + content_size
+            self._expect("header", rest) if rest else self._expect("block", 3)
+        elif self._state == "header":
+            self._expect("block", 3)
+        elif self._state == "block":
+            kind, size = (value >> 1) & 3, value >> 3
+            if kind == 3:  # reserved block type
+                self._lost = True
+                return
+            self._skip = 1 if kind == 1 else size  # an RLE block holds one byte
+            if value & 1:  # the frame's last block
+                self._expect("checksum", 4) if self._checksum else self._expect("magic", 4)
+        else:  # checksum
+            self._expect("magic", 4)
+
+
 def open_compressed(path: str | os.PathLike[str]) -> IO[bytes]:
     """Open *path* for reading bytes, decompressing by its suffix.
 
     ``.gz`` (gzip), ``.bz2``, ``.xz``/``.lzma`` are read with the standard
     library; ``.zst``/``.zstd`` need the optional ``zstandard`` package
-    (``pip install 'recview[zstd]'``); any other path is opened as is.
+    (``pip install 'recview[zstd]'``); any other path is opened as is. The
+    suffixes are :data:`COMPRESSED_SUFFIXES`.
+
+    A compressed file that is corrupt (a CRC or checksum mismatch, bytes that
+    are not in the format) or truncated (it ends inside a gzip member, an xz
+    stream or a zstd frame) is an error when the read reaches the damage,
+    never a silently shorter result: records before it have been read.
 
     Parameters
     ----------
@@ -735,7 +1017,8 @@ def open_compressed(path: str | os.PathLike[str]) -> IO[bytes]:
     Returns
     -------
     binary file object
-        To pass to :func:`stream`; close it (or use ``with``) when done.
+        To pass to :func:`stream`; close it (or use ``with``) when done. Its
+        ``name`` is *path*.
 
     Raises
     ------
@@ -744,6 +1027,9 @@ def open_compressed(path: str | os.PathLike[str]) -> IO[bytes]:
     ImportError
         For a ``.zst`` file without ``zstandard`` installed (with an install
         hint).
+    LayoutError
+        From its reads, for corrupt or truncated compressed data; the message
+        names the file, the format and the decompressed bytes read before.
 
     Examples
     --------
@@ -756,31 +1042,47 @@ def open_compressed(path: str | os.PathLike[str]) -> IO[bytes]:
     >>> with open_compressed(path) as f:
     ...     print(np.concatenate(list(rv.stream(f, [("n", "<u4")])))["n"].tolist())
     [0, 1, 2, 3, 4]
+
+    A truncated file is an error naming it:
+
+    >>> with open(path, "r+b") as f:
+    ...     _ = f.truncate(20)
+    >>> with open_compressed(path) as f:
+    ...     list(rv.stream(f, [("n", "<u4")]))
+    Traceback (most recent call last):
+    ...
+    recview.errors.LayoutError: ...ticks.bin.gz: truncated gzip data: Compressed file ended before the end-of-stream marker was reached (after 0 decompressed bytes)
     """
-    suffix = os.path.splitext(os.fspath(path))[1].lower()
-    if suffix == ".gz":
-        return cast("IO[bytes]", gzip.open(path, "rb"))
-    if suffix == ".bz2":
-        return bz2.open(path, "rb")
-    if suffix in (".xz", ".lzma"):
-        return lzma.open(path, "rb")
-    if suffix in (".zst", ".zstd"):
+    name = os.fspath(path)
+    suffix = os.path.splitext(name)[1].lower()
+    fmt = _FORMATS.get(suffix)
+    if fmt is None:
+        return open(path, "rb")  # the caller closes it
+    if fmt == "zstd":
         try:
             import zstandard
         except ImportError as err:
             raise ImportError(
-                f"{os.fspath(path)}: reading .zst files needs the zstandard package: "
+                f"{name}: reading .zst files needs the zstandard package: "
                 "pip install 'recview[zstd]'"
             ) from err
-        raw = open(path, "rb")  # noqa: SIM115  # closed by the reader (closefd)
+        frames = _ZstdFrames(open(path, "rb"))  # noqa: SIM115  # closed by the reader (closefd)
         try:
             # read_across_frames: files concatenated from several frames
             # (pzstd, zstd --rsyncable appends) must read to the end.
             reader: IO[bytes] = zstandard.ZstdDecompressor().stream_reader(
-                raw, read_across_frames=True, closefd=True
+                cast("IO[bytes]", frames), read_across_frames=True, closefd=True
             )
         except BaseException:
-            raw.close()
+            frames.close()
             raise
-        return reader
-    return open(path, "rb")  # the caller closes it
+        return cast("IO[bytes]", _Decompressed(reader, name, fmt, frames))
+    # Each is closed by the _Decompressed that wraps it.
+    inner: IO[bytes]
+    if fmt == "gzip":
+        inner = cast("IO[bytes]", gzip.open(path, "rb"))  # noqa: SIM115
+    elif fmt == "bzip2":
+        inner = bz2.open(path, "rb")  # noqa: SIM115
+    else:
+        inner = lzma.open(path, "rb")  # noqa: SIM115
+    return cast("IO[bytes]", _Decompressed(inner, name, fmt))
