@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import recview as rv
+from recview.testing import _plain  # construct's results as plain dicts and lists
 from tests.strategies import (
     FieldSpec,
     RecordSpec,
@@ -330,3 +331,62 @@ def test_records_refuses_kinds_it_cannot_draw() -> None:
 
     with pytest.raises(InvalidArgument, match="'z'"):
         records(rv.Schema.from_dtype([("a", "<u4"), ("z", "<c8")]))
+
+
+# ---------------------------------------------------------------------------
+# Unions: members all at offset 0, alone or in arrays
+# ---------------------------------------------------------------------------
+
+
+@st.composite
+def union_dtypes(draw: st.DrawFn) -> tuple[np.dtype[Any], tuple[int, ...]]:
+    """A record ``{pre: u1, u: union of 2-4 random records [shape]}``, and the shape."""
+    members = draw(
+        st.lists(field_specs(max_fields=3, max_depth=1), min_size=2, max_size=4), label="members"
+    )
+    size = max(m.itemsize for m in members) + draw(st.integers(0, 3), label="tail")
+    union = np.dtype(
+        {
+            "names": [f"m{i}" for i in range(len(members))],
+            "formats": [m.dtype for m in members],
+            "offsets": [0] * len(members),
+            "itemsize": size,
+        }
+    )
+    shape = draw(st.sampled_from([(), (2,), (2, 3)]), label="shape")
+    fmt = np.dtype((union, shape)) if shape else union
+    n = int(np.prod(shape, dtype=np.int64))
+    outer = np.dtype(
+        {"names": ["pre", "u"], "formats": ["u1", fmt], "offsets": [0, 1], "itemsize": 1 + n * size}
+    )
+    return outer, shape
+
+
+@settings(max_examples=40)
+@given(case=union_dtypes(), seed=st.binary(min_size=1, max_size=1))
+def test_union_layouts_round_trip_and_parse_as_numpy_reads_them(
+    case: tuple[np.dtype[Any], tuple[int, ...]], seed: bytes
+) -> None:
+    dt, shape = case
+    schema = rv.Schema.from_dtype(dt)
+    assert schema.dtype == dt
+    assert schema.unions == frozenset({"u"})
+    assert rv.Schema.from_json(schema.to_json()) == schema
+    assert rv.Schema.from_dtype(schema.dtype) == schema
+    assert pickle.loads(pickle.dumps(schema)) == schema
+    con = schema.to_construct()
+    assert con.sizeof() == schema.itemsize
+    raw = bytes((seed[0] + 37 * i) % 256 for i in range(schema.itemsize))
+    record = np.frombuffer(raw, dt)[0]
+    parsed = con.parse(raw)
+    elements = [()] if not shape else list(np.ndindex(shape))
+    union = dt["u"].base
+    for index in elements:
+        got = parsed.u
+        for k in index:
+            got = got[k]
+        for name in union.names:
+            fdt = union.fields[name][0]
+            want = from_numpy(fdt, np.asarray(record["u"])[index][name])
+            diff = same_values(want, _plain(got[name]))
+            assert diff is None, f"u{list(index)}.{name}: {diff}"
