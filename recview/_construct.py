@@ -33,16 +33,27 @@ def _sizeof(con: Any, path: str) -> int:
         n = con.sizeof()
     except Exception as err:
         culprit, cpath = _unsized(con, path)
+        hint = ""
+        if isinstance(culprit, c.Union):
+            # construct sizes no Union: its size is the caller's to give
+            hint = "; wrap it in Padded(n, Union(...)) to give its size"
         raise SchemaError(
-            f"field {cpath!r} ({_describe(culprit)}) has no fixed size", field=cpath or None
+            f"field {cpath!r} ({_describe(culprit)}) has no fixed size{hint}",
+            field=cpath or None,
         ) from err
+    if n < 0:  # construct sizes Bytes(-1) and Array(-1, ...) as -1
+        culprit = con
+        while isinstance(culprit, c.Renamed):
+            culprit = culprit.subcon
+        raise SchemaError(
+            f"field {path!r} ({_describe(culprit)}): negative size {n}", field=path or None
+        )
     return int(n)
 
 
 def _unsized(con: Any, path: str) -> tuple[Any, str]:
     """The innermost subcon (and its dotted path) whose size is not fixed."""
-    while isinstance(con, c.Renamed):
-        con = con.subcon
+    con = _unrenamed(con)
     if isinstance(con, c.Struct):
         for sub in con.subcons:
             try:
@@ -60,12 +71,13 @@ def _unsized(con: Any, path: str) -> tuple[Any, str]:
 
 def dtype_from_construct(struct: Any) -> tuple[np.dtype[Any], dict[str, dict[int, str]]]:
     """Compile a fixed-size ``construct.Struct`` to a structured dtype and enum names."""
-    inner = struct
-    while isinstance(inner, c.Renamed):
-        inner = inner.subcon
+    inner = _unrenamed(struct)
+    enums: dict[str, dict[int, str]] = {}
+    if isinstance(inner, c.Padded) and isinstance(_unrenamed(inner.subcon), c.Union):
+        # a union as the record (what Schema.to_construct gives for one)
+        return _union(_unrenamed(inner.subcon), _sizeof(inner, ""), "", enums), enums
     if not isinstance(inner, c.Struct):
         raise SchemaError(f"from_construct expects a construct.Struct, got {_describe(struct)}")
-    enums: dict[str, dict[int, str]] = {}
     dt = _struct(inner, "", enums)
     if dt is None:
         raise SchemaError("construct.Struct has no named fields")
@@ -99,12 +111,44 @@ def _struct(con: Any, path: str, enums: dict[str, dict[int, str]]) -> np.dtype[A
     return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": pos})
 
 
+def _unrenamed(con: Any) -> Any:
+    while isinstance(con, c.Renamed):
+        con = con.subcon
+    return con
+
+
+def _union(con: Any, size: int, path: str, enums: dict[str, dict[int, str]]) -> np.dtype[Any]:
+    """A ``Padded(size, Union(...))``: every named member at offset 0."""
+    names: list[str] = []
+    formats: list[np.dtype[Any]] = []
+    for sub in con.subcons:
+        if not sub.name:
+            continue  # an unnamed member of a union reads nothing anyone can see
+        fpath = f"{path}.{sub.name}" if path else sub.name
+        n = _sizeof(sub, fpath)
+        if n > size:
+            raise SchemaError(
+                f"field {fpath!r} takes {n} bytes, more than the {size}-byte union", field=fpath
+            )
+        dt = _leaf(sub, fpath, enums)
+        if dt is not None:
+            names.append(sub.name)
+            formats.append(dt)
+    if not names:
+        raise SchemaError(f"field {path!r}: Union has no named members", field=path or None)
+    return np.dtype(
+        {"names": names, "formats": formats, "offsets": [0] * len(names), "itemsize": size}
+    )
+
+
 def _leaf(con: Any, path: str, enums: dict[str, dict[int, str]]) -> np.dtype[Any] | None:
     """dtype of one subcon, or None if it is all padding / zero-size."""
     if isinstance(con, c.Renamed):
         return _leaf(con.subcon, path, enums)
     if isinstance(con, c.Struct):
         return _struct(con, path, enums)
+    if isinstance(con, c.Padded) and isinstance(_unrenamed(con.subcon), c.Union):
+        return _union(_unrenamed(con.subcon), _sizeof(con, path), path, enums)
     if isinstance(con, c.FormatField):
         endian, char = con.fmtstr[0], con.fmtstr[1:]
         kind = _FMT_KIND.get(char)

@@ -566,7 +566,10 @@ class Schema:
         ``Float64b``, ``BytesInteger`` of 1/2/4/8 bytes...), ``Flag``,
         ``Bytes(n)``, ``PaddedString(n, enc)``, ``Padding(n)``, ``Array`` of
         fixed count, nested ``Struct``, ``Enum`` (names kept for display),
-        ``Const``/``Default`` and other wrappers of a fixed-size subcon.
+        ``Padded(n, Union(...))`` (a union of ``n`` bytes, as :meth:`to_construct`
+        writes one), ``Const``/``Default`` and other wrappers of a fixed-size
+        subcon. Zero-size members (``Padding(0)``, ``Bytes(0)``, ``Array(0, t)``)
+        take no bytes and are no fields.
 
         Raises
         ------
@@ -585,7 +588,8 @@ class Schema:
         from recview import _construct
 
         dtype, enums = _construct.dtype_from_construct(struct)
-        return cls._from_parts(dtype, enums=enums)
+        # a Padded Union's members all sit at offset 0: unions, as from_dtype sees them
+        return cls._from_parts(dtype, unions=frozenset(_union_paths(dtype, "")), enums=enums)
 
     @classmethod
     def from_c(

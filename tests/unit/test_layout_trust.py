@@ -216,3 +216,59 @@ def test_json_with_a_zero_size_is_refused() -> None:
     }
     with pytest.raises(rv.SchemaError, match="'a'.*shape"):
         rv.Schema.from_json(json.dumps(doc))
+
+
+# ---------------------------------------------------------------------------
+# construct: unions and sizes
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        ARRAY_OF_UNIONS,
+        UNION_IN_ARRAY_OF_STRUCTS,
+        "struct s { char c; union { int a; short b; } u; };",
+        "union w { uint64_t q; uint16_t h[4]; };",
+    ],
+)
+def test_from_construct_of_to_construct_keeps_unions(source: str) -> None:
+    s = rv.Schema.from_c(source, "s" if "struct s" in source else None)
+    again = rv.Schema.from_construct(s.to_construct())
+    # (to_construct writes enum fields as plain integers: their names stay behind)
+    assert (again.dtype, again.unions) == (s.dtype, s.unions)
+
+
+def test_from_construct_reads_a_padded_union() -> None:
+    con = c.Struct(
+        "tag" / c.Int8ul,
+        "u" / c.Padded(8, c.Union(0, "q" / c.Int32ul, "b" / c.Bytes(6))),
+        "n" / c.Int16ub,
+    )
+    s = rv.Schema.from_construct(con)
+    assert s.unions == frozenset({"u"})
+    assert (s.itemsize, _offsets(s.dtype), _offsets(s.dtype["u"])) == (
+        11,
+        {"tag": 0, "u": 1, "n": 9},
+        {"q": 0, "b": 0},
+    )
+
+
+@pytest.mark.parametrize(
+    ("con", "words"),
+    [
+        (c.Struct("a" / c.Array(-1, c.Int8ul)), "'a' \\(Array\\): negative size -1"),
+        (c.Struct("a" / c.Bytes(-2)), "'a' \\(Bytes\\): negative size -2"),
+        (
+            c.Struct("u" / c.Union(0, "a" / c.Int32ul, "b" / c.Int16ul)),
+            "'u' \\(Union\\) has no fixed size.*Padded",
+        ),
+        (
+            c.Struct("u" / c.Padded(2, c.Union(0, "a" / c.Int32ul))),
+            "'u.a' takes 4 bytes, more than the 2-byte union",
+        ),
+    ],
+)
+def test_from_construct_refuses_negative_sizes_and_unsized_unions(con: Any, words: str) -> None:
+    with pytest.raises(rv.SchemaError, match=words):
+        rv.Schema.from_construct(con)
