@@ -27,6 +27,14 @@ struct slot { char k; union { int32_t i; double d; } v; enum color col; };
 struct s { uint16_t n; struct slot slots[3]; };
 """
 
+UNION_SOURCES = [
+    ARRAY_OF_UNIONS,
+    UNION_IN_ARRAY_OF_STRUCTS,
+    "struct s { char c; union { int a; short b; } u; };",
+    "union w { uint64_t q; uint16_t h[4]; };",
+    "struct s { char c; union { char a; union { int i; struct { short x, y; } p; } in; } u[2]; };",
+]
+
 
 def _offsets(dt: np.dtype[Any]) -> dict[str, int]:
     assert dt.fields is not None
@@ -62,16 +70,7 @@ def test_enum_array_inside_an_array_of_structs_keeps_its_names() -> None:
     assert dict(s.enums["x.v"]) == {1: "A", 2: "B"}
 
 
-@pytest.mark.parametrize(
-    "source",
-    [
-        ARRAY_OF_UNIONS,
-        UNION_IN_ARRAY_OF_STRUCTS,
-        "struct s { char c; union { int a; short b; } u; };",
-        "union w { uint64_t q; uint16_t h[4]; };",
-        "struct s { char c; union { char a; union { int i; struct { short x, y; } p; } in; } u[2]; };",
-    ],
-)
+@pytest.mark.parametrize("source", UNION_SOURCES)
 def test_union_schemas_round_trip_through_from_dtype_json_and_construct(source: str) -> None:
     s = rv.Schema.from_c(source, "s" if "struct s" in source else None)
     again = rv.Schema.from_dtype(s.dtype)
@@ -223,15 +222,7 @@ def test_json_with_a_zero_size_is_refused() -> None:
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "source",
-    [
-        ARRAY_OF_UNIONS,
-        UNION_IN_ARRAY_OF_STRUCTS,
-        "struct s { char c; union { int a; short b; } u; };",
-        "union w { uint64_t q; uint16_t h[4]; };",
-    ],
-)
+@pytest.mark.parametrize("source", UNION_SOURCES)
 def test_from_construct_of_to_construct_keeps_unions(source: str) -> None:
     s = rv.Schema.from_c(source, "s" if "struct s" in source else None)
     again = rv.Schema.from_construct(s.to_construct())
