@@ -635,12 +635,22 @@ def stream(
     LayoutError
         If the stream ends inside the header, or with a partial record and
         ``trailing="error"``; the message gives the stray byte count and the
-        stream offset where they start.
+        stream offset where they start. Also, naming the source and the
+        stream offset, whenever the source misbehaves: a read returns a
+        count that is negative, larger than the buffer it was given, or not
+        an integer (as ``io.BufferedReader`` checks), or ``None`` (a
+        non-blocking source with no data ready), or a read raises on bad
+        data (a corrupt or truncated gzip/bz2/xz/zstd stream: ``EOFError``,
+        ``zlib.error``, ``gzip.BadGzipFile``, ``lzma.LZMAError``,
+        ``zstandard.ZstdError``; a closed file), chained with ``from``.
+    OSError
+        A real I/O failure of a read (an ``OSError`` with an ``errno``, such
+        as ``ConnectionResetError``) keeps its type; its ``filename`` is set
+        to the source's name if it had none.
     TypeError
         If *fileobj* is a text file, or has no read method.
     ValueError
-        For an invalid ``offset``, ``trailing`` or ``records``, or a
-        non-blocking file object with no data ready.
+        For an invalid ``offset``, ``trailing`` or ``records``.
 
     Warns
     -----
@@ -667,6 +677,13 @@ def stream(
     ``SocketIO`` reads are single system calls, ``BytesIO`` copies), then
     ``io.BufferedIOBase``'s generic ones (gzip, bz2, lzma files), then
     ``read1``/``read`` (one more copy).
+
+    A count within the buffer but beyond what the source really wrote cannot
+    be told from the truth (by ``io.BufferedReader`` either). zstandard's own
+    ``stream_reader`` ends a truncated frame without an error, so a cut
+    ``.zst`` read through it looks shorter, not broken: open ``.zst`` files
+    with :func:`open_compressed`, which checks that the input ends between
+    frames.
 
     Examples
     --------
@@ -882,6 +899,8 @@ class _Decompressed(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
+        if not memoryview(buffer).nbytes:
+            return 0  # not the end: zstandard even fails on an empty read mid-frame
         try:
             count: int = self._inner.readinto(buffer)
         except Exception as exc:  # noqa: BLE001  # re-raised as is unless it is bad data

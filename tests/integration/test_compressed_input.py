@@ -297,3 +297,11 @@ def test_cli_stats_on_a_truncated_file_exits_1_with_one_line_naming_it(
     assert done.returncode == 1, done.stderr.decode()
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"recview stats: error: {path}: truncated {FORMAT[suffix]} data")
+
+
+def test_an_empty_read_inside_a_zstd_frame_is_not_a_truncation(tmp_path: Path) -> None:
+    path = write(tmp_path, "zst", zstd_frames(payload()))
+    with open_compressed(path) as f:
+        head = f.read(1000)
+        assert f.read(0) == b""
+        assert head + f.read() == payload()
