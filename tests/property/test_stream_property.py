@@ -142,3 +142,65 @@ def test_released_and_kept_batches_mixed(nrecords: int, sizes: list[int], keep_e
     for start, batch in zip(starts, kept, strict=True):
         assert batch.tobytes() == source[start : start + len(batch)].tobytes()
     assert pool.stats().pooled <= 3
+
+
+class Misbehaving(io.RawIOBase):
+    """Short reads of the drawn sizes, and on read number ``at`` the drawn bad count."""
+
+    def __init__(self, data: bytes, sizes: list[int], at: int, bad: object) -> None:
+        self.data, self.position = data, 0
+        self.sizes = itertools.cycle(sizes)
+        self.at, self.bad, self.calls = at, bad, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> object:  # type: ignore[override]
+        self.calls += 1
+        assert self.calls < 100_000, "stream kept reading: it would loop forever"
+        view = memoryview(buffer).cast("B")
+        count = min(next(self.sizes), len(view), len(self.data) - self.position)
+        view[:count] = self.data[self.position : self.position + count]
+        self.position += count
+        if self.calls - 1 == self.at:
+            # The bad count is relative to the buffer: beyond it or below 0.
+            return len(view) + self.bad if type(self.bad) is int else self.bad
+        return count
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    dtype=record_dtypes(),
+    count=st.integers(0, 300),
+    sizes=st.lists(st.integers(1, 700), min_size=1, max_size=4),
+    at=st.integers(0, 30),
+    bad=st.one_of(
+        st.integers(1, 10**12),
+        st.integers(-(10**12), -1).map(lambda n: n - 10**13),  # far below 0 for any buffer
+        st.sampled_from([None, 1.0, True, False, "3", b"", 2.5]),
+    ),
+    buffer_size=st.integers(1, 4096),
+)
+def test_a_misbehaving_source_never_yields_bytes_it_did_not_write(
+    dtype: np.dtype,
+    count: int,
+    sizes: list[int],
+    at: int,
+    bad: object,
+    buffer_size: int,
+) -> None:
+    data = np.random.default_rng(count).integers(0, 256, count * dtype.itemsize, np.uint8)
+    source = Misbehaving(data.tobytes(), sizes, at, bad)
+    kept: list[np.ndarray] = []
+    error = None
+    try:
+        kept.extend(stream(source, dtype, pool=BufferPool(buffer_size, max_buffers=2)))
+    except rv.LayoutError as err:
+        error = str(err)
+    if error is None:
+        assert source.calls <= at  # the stream ended before the bad read
+    else:
+        assert error.startswith("<Misbehaving>: "), error
+        assert source.calls == at + 1  # raised at the bad read, not later
+    got = b"".join(batch.tobytes() for batch in kept)
+    assert got == data.tobytes()[: len(got)]
