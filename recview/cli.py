@@ -40,6 +40,7 @@ import json
 import math
 import os
 import re
+import signal
 import stat
 import sys
 import tempfile
@@ -47,7 +48,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, TextIO
+from typing import IO, Any, NoReturn, TextIO
 
 import numpy as np
 
@@ -55,11 +56,21 @@ from recview import _progress
 from recview.errors import LayoutError, RecviewError, SchemaError, TruncatedError
 from recview.schema import FieldInfo, Schema, _leaves as _schema_leaves, as_schema
 
-__all__ = ["EXIT_DATA", "EXIT_OK", "EXIT_USAGE", "load_schema", "main"]
+__all__ = [
+    "EXIT_DATA",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "cli_hints",
+    "load_schema",
+    "main",
+]
 
 EXIT_OK = 0
 EXIT_DATA = 1
 EXIT_USAGE = 2
+#: Interrupted (Ctrl-C), as shells report a process killed by SIGINT.
+EXIT_INTERRUPTED = 130
 
 NDArray = np.ndarray[Any, np.dtype[Any]]
 
@@ -92,8 +103,26 @@ def _from_c(path: str, name: str | None, byteorder: str, packed: bool) -> Schema
     try:
         return Schema.from_c(text, name, byteorder=byteorder, packed=packed)
     except SchemaError as err:
-        hint = f" (use --schema {path}:NAME)" if name is None and "name=" in str(err) else ""
-        raise SchemaError(f"{path}: {err}{hint}", path=path, field=err.field) from err
+        # The library's hints name its keyword (name=...): say the option.
+        message = str(err).replace("pass name= to pick one", f"pick one with --schema {path}:NAME")
+        message = re.sub(r"pass name='([^']*)'", rf"use --schema '{path}:\1'", message)
+        message = re.sub(r" or name='([^']*)'", rf" or '{path}:\1'", message)
+        raise SchemaError(f"{path}: {message}", path=path, field=err.field) from err
+
+
+def _run_schema_module(what: str, module: str, run: Callable[[], Any]) -> Any:
+    """Import a ``--schema`` module: whatever it raises is a data error."""
+    try:
+        return run()
+    except SyntaxError as err:
+        where = f"{err.filename}, line {err.lineno}" if err.lineno else str(err.filename)
+        raise SchemaError(f"--schema {what}: {where}: invalid Python: {err.msg}") from err
+    except ImportError as err:
+        raise SchemaError(f"--schema {what}: cannot import module {module!r}: {err}") from err
+    except Exception as err:  # any failure of the user's code, reported in one line
+        raise SchemaError(
+            f"--schema {what}: importing the module raised {type(err).__name__}: {err}"
+        ) from err
 
 
 def _python_object(module_part: str, attr: str) -> Any:
@@ -106,7 +135,8 @@ def _python_object(module_part: str, attr: str) -> Any:
         if spec is None or spec.loader is None:  # pragma: no cover - .py always has a loader
             raise SchemaError(f"cannot import {module_part!r} as a Python file")
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        loader = spec.loader
+        _run_schema_module(f"{module_part}:{attr}", module_part, lambda: loader.exec_module(module))
     else:
         # Like ``python -m``, look in the current directory first (a console
         # script's sys.path starts with its own bin directory instead).
@@ -115,11 +145,9 @@ def _python_object(module_part: str, attr: str) -> Any:
         if added:
             sys.path.insert(0, cwd)
         try:
-            module = importlib.import_module(module_part)
-        except ImportError as err:
-            raise SchemaError(
-                f"--schema {module_part}:{attr}: cannot import module {module_part!r}: {err}"
-            ) from err
+            module = _run_schema_module(
+                f"{module_part}:{attr}", module_part, lambda: importlib.import_module(module_part)
+            )
         finally:
             if added:
                 with contextlib.suppress(ValueError):
@@ -199,7 +227,8 @@ def load_schema(spec: str, *, byteorder: str = "<", packed: bool = False) -> tup
     if ":" in text:
         left, _, right = text.rpartition(":")
         if left.endswith(".py") or (
-            re.fullmatch(_DOTTED, left)
+            not left.lower().endswith((".json", *_C_SUFFIXES))
+            and re.fullmatch(_DOTTED, left)
             and re.fullmatch(_DOTTED, right)
             and not os.path.exists(left)
         ):
@@ -1382,9 +1411,12 @@ class _Output:
             # it starts empty; a device or a pipe has nothing to truncate.
             raw: IO[bytes] = open(path, "ab", buffering=0)  # noqa: SIM115
         else:
-            fd, self._tmp = tempfile.mkstemp(
-                dir=os.path.dirname(real), prefix=f".{os.path.basename(real)}.", suffix=".tmp"
-            )
+            try:
+                fd, self._tmp = tempfile.mkstemp(
+                    dir=os.path.dirname(real), prefix=f".{os.path.basename(real)}.", suffix=".tmp"
+                )
+            except OSError as err:  # say the output, not the temporary name
+                raise OSError(err.errno, err.strerror, path) from err
             self._real = real
             try:
                 os.fchmod(fd, stat.S_IMODE(st.st_mode) if st else 0o666 & ~_umask())
@@ -1817,6 +1849,14 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    # Before the scan: an image format matplotlib cannot write is a usage error.
+    kinds = FigureCanvasAgg.get_supported_filetypes()
+    suffix = os.path.splitext(args.output)[1].lower().lstrip(".")
+    if suffix not in kinds:
+        raise UsageError(
+            f"-o {args.output}: cannot tell the image format from the suffix "
+            f"(use one of {', '.join('.' + k for k in sorted(kinds))})"
+        )
     src = _open_source(args)
     try:
         match = [c for c in _columns(src.schema, None) if c.name == args.field]
@@ -1898,6 +1938,18 @@ def _int(text: str) -> int:
         return int(text, 0)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors in one line (argparse prints the whole
+    usage first); the subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        print(
+            f"{self.prog}: error: {_one_line_text(message)} (see '{self.prog} -h')",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_USAGE)
 
 
 def _common_parser() -> argparse.ArgumentParser:
@@ -2002,7 +2054,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="show the progress bar even when standard error is not a terminal",
     )
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="recview",
         description="Look into fixed-width binary record files: "
         "inspect, slice, convert, stats, guess a layout.",
@@ -2015,9 +2067,8 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_: str, *parents: Any) -> Any:
-        p = sub.add_parser(
-            name, help=help_, description=help_, parents=[_common_parser(), *parents]
-        )
+        inherited: list[Any] = [_common_parser(), *parents]
+        p = sub.add_parser(name, help=help_, description=help_, parents=inherited)
         p.set_defaults(func=func)
         return p
 
@@ -2106,6 +2157,37 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The library's hints name its keywords; the command line says its options.
+_API_HINTS = (
+    (
+        re.compile(r"""pass trailing=["']ignore["'] or ["']warn["']"""),
+        "use --trailing ignore or warn",
+    ),
+    (re.compile(r"""\b(trailing|mode|strings)=["']([\w-]+)["']"""), r"--\1 \2"),
+    (re.compile(r"\b(offset|count)=(\d+)"), r"--\1 \2"),
+    (re.compile(r"\bpass (--\w)"), r"use \1"),
+)
+
+
+def cli_hints(text: str) -> str:
+    """A library message with its keyword hints said as command-line options.
+
+    Examples
+    --------
+    >>> cli_hints('x.bin: 5 stray bytes (pass trailing="ignore" or "warn")')
+    'x.bin: 5 stray bytes (use --trailing ignore or warn)'
+    >>> cli_hints("reading with mode='pread' (copies) instead")
+    'reading with --mode pread (copies) instead'
+    """
+    for pattern, replacement in _API_HINTS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _one_line_text(text: str) -> str:
+    return " ".join(text.split())
+
+
 def _one_line(err: BaseException) -> str:
     if isinstance(err, OSError) and err.strerror and not isinstance(err, RecviewError):
         where = f"{err.filename}: " if err.filename is not None else ""
@@ -2114,7 +2196,9 @@ def _one_line(err: BaseException) -> str:
         text = str(err) or type(err).__name__
         if isinstance(err, KeyError) and err.args:
             text = str(err.args[0])
-    return " ".join(text.split())
+    if isinstance(err, (RecviewError, Warning)):
+        text = cli_hints(text)
+    return _one_line_text(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -2142,16 +2226,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> status, out.getvalue()
     (0, 'f0,f1\\n1,9.5\\n2,9.75\\n')
     """
-    parser = _build_parser()
+    prog = "recview"
     try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
-        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
-    if not getattr(args, "func", None):
-        parser.print_usage(sys.stderr)
-        print("recview: error: a command is needed (see 'recview -h')", file=sys.stderr)
-        return EXIT_USAGE
-    prog = f"recview {args.command}"
+        parser = _build_parser()
+        try:
+            args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
+            return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+        if not getattr(args, "func", None):
+            print("recview: error: a command is needed (see 'recview -h')", file=sys.stderr)
+            return EXIT_USAGE
+        prog = f"recview {args.command}"
+        return _run(args, prog)
+    except KeyboardInterrupt:
+        return _interrupted(prog)
+
+
+def _interrupted(prog: str) -> int:
+    """Say ``interrupted`` in one line; a second Ctrl-C meanwhile is ignored
+    (it would otherwise print a traceback from inside this handler)."""
+    old: Any = None
+    with contextlib.suppress(ValueError, OSError):  # only the main thread may set handlers
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with contextlib.suppress(OSError, ValueError):
+            print(f"{prog}: interrupted", file=sys.stderr)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+    return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace, prog: str) -> int:
+    """Run the command; every failure becomes one line on standard error."""
     try:
         # Warnings (a LayoutWarning for --trailing warn) become one line each.
         with warnings.catch_warnings(record=True) as caught:
@@ -2179,9 +2286,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"{prog}: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_DATA
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    except Exception as err:  # noqa: BLE001 - a library's own error: still one line
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"{prog}: error: {type(err).__name__}: {_one_line(err)} (--debug shows where)",
+            file=sys.stderr,
+        )
+        return EXIT_DATA
     return status
 
 
