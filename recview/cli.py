@@ -162,6 +162,24 @@ def _python_object(module_part: str, attr: str) -> Any:
     return obj
 
 
+def _inline_schema(text: str) -> tuple[Schema, str]:
+    """Schema JSON or a numpy dtype literal given on the command line."""
+    if text.startswith("{"):
+        try:
+            return Schema.from_json(text), "inline JSON"
+        except SchemaError as json_err:
+            try:
+                literal = ast.literal_eval(text)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                raise json_err from None
+            return Schema.from_dtype(literal), "numpy dtype"
+    try:
+        literal = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as err:
+        raise SchemaError(f"not a valid dtype literal: {err}") from err
+    return Schema.from_dtype(literal), "numpy dtype"
+
+
 def load_schema(spec: str, *, byteorder: str = "<", packed: bool = False) -> tuple[Schema, str]:
     """Build a schema from a command-line ``--schema`` spec.
 
@@ -209,21 +227,11 @@ def load_schema(spec: str, *, byteorder: str = "<", packed: bool = False) -> tup
     text = spec.strip()
     if not text:
         raise SchemaError("--schema is empty")
-    if text.startswith("{"):
+    if text.startswith(("{", "[", "(")):
         try:
-            return Schema.from_json(text), "inline JSON"
-        except SchemaError as json_err:
-            try:
-                literal = ast.literal_eval(text)
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                raise json_err from None
-            return Schema.from_dtype(literal), "numpy dtype"
-    if text.startswith(("[", "(")):
-        try:
-            literal = ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError) as err:
-            raise SchemaError(f"--schema {spec!r} is not a valid dtype literal: {err}") from err
-        return Schema.from_dtype(literal), "numpy dtype"
+            return _inline_schema(text)
+        except SchemaError as err:  # name the spec: it is the "file" here
+            raise SchemaError(f"--schema {_cut(text)!r}: {err}", field=err.field) from err
     if ":" in text:
         left, _, right = text.rpartition(":")
         if left.endswith(".py") or (

@@ -81,8 +81,8 @@ CASES: list[tuple[list[str], int, str]] = [
     (["frobnicate"], 2, "frobnicate"),
     ([], 2, "command"),
     (["guess", "{d}/nope.bin"], 1, "nope.bin"),
-    (["head", "{d}/d.bin", "-s", "[(1, 2)]"], 1, "1"),
-    (["head", "{d}/d.bin", "-s", "{bad"], 1, "JSON"),
+    (["head", "{d}/d.bin", "-s", "[(1, 2)]"], 1, "--schema '[(1, 2)]'"),
+    (["head", "{d}/d.bin", "-s", "{bad"], 1, "--schema '{bad': schema JSON"),
 ]
 
 
