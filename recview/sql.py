@@ -408,8 +408,8 @@ def sql(query: str, /, **views: View) -> Any:
     Returns
     -------
     pyarrow.Table
-        The query's result (an empty table with no columns for a statement
-        that returns nothing).
+        The query's result; a statement without one (``set ...``) gives
+        what DuckDB returns for it, or an empty table.
 
     Raises
     ------
