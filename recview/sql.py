@@ -132,7 +132,7 @@ class _Source:
                 if not out.schema.equals(schema, check_metadata=False):
                     out = out.cast(schema)  # float16 for DuckDB, large_string, ...
                 yield out.replace_schema_metadata(schema.metadata)
-        except BaseException as err:
+        except Exception as err:  # not GeneratorExit: a LIMIT stops the scan early
             self.errors.append(err)
             raise
 

@@ -4,6 +4,7 @@ which fields a query decodes."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -420,3 +421,34 @@ def test_polars_shares_the_arrow_copy_of_a_strided_field(
         assert df[name].to_numpy().ctypes.data == arrow_address, name
         # A field of a multi-field record is strided: Arrow copied it once.
         assert not np.shares_memory(df[name].to_numpy(), view.array)
+
+
+def test_sql_limit_stops_early_and_gives_the_first_records(
+    trades: tuple[rv.View, np.ndarray], converted: list[list[str]]
+) -> None:
+    view, recs = trades
+    got = sql("select ts, seq from t limit 5", t=view)
+    assert got.column("ts").to_pylist() == recs["ts"][:5].tolist()
+    assert got.column("seq").to_pylist() == recs["seq"][:5].tolist()
+    # A second query on the same view after an abandoned scan still works.
+    assert sql("select count(*) as n from t", t=view).column("n")[0].as_py() == N
+
+
+@pytest.mark.parametrize(
+    ("module", "call", "extra"),
+    [
+        ("duckdb", lambda view: sql("select 1", t=view), "sql"),
+        ("polars", to_polars, "polars"),
+    ],
+)
+def test_missing_extra_is_importerror_with_the_install_hint(
+    trades: tuple[rv.View, np.ndarray],
+    monkeypatch: pytest.MonkeyPatch,
+    module: str,
+    call: Any,
+    extra: str,
+) -> None:
+    view, _ = trades
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
+    with pytest.raises(ImportError, match=rf"{module} is not installed .*recview\[{extra}\]"):
+        call(view)
