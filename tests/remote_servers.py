@@ -1,0 +1,194 @@
+"""Test servers on 127.0.0.1 for the remote reader: an HTTP Range server and moto's S3.
+
+:class:`RangeServer` serves in-memory objects (a dict the test edits: grow,
+shrink, delete) over HTTP/1.1 with single-range ``Range`` support, and can
+ignore ``Range`` (answer 200 with the whole body) or add latency to each
+request. :class:`S3Server` runs moto's ``ThreadedMotoServer`` on a free port.
+Both bind 127.0.0.1 only and are started and stopped by the tests; nothing
+here reaches another host.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["LOCAL_ENV", "RangeServer", "S3Server"]
+
+# Environment for tests that talk to these servers: no proxy for loopback,
+# dummy credentials, and no EC2 metadata lookups (169.254.169.254).
+LOCAL_ENV = {
+    "NO_PROXY": "127.0.0.1,localhost",
+    "no_proxy": "127.0.0.1,localhost",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+}
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real object stores
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle's
+    # algorithm holds the body until the client's delayed ACK (40 ms) comes.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_HEAD(self) -> None:
+        self._serve(body=False)
+
+    def do_GET(self) -> None:
+        self._serve(body=True)
+
+    def _serve(self, *, body: bool) -> None:
+        owner = self.server.owner
+        with owner.lock:
+            owner.requests.append((self.command, self.path, self.headers.get("Range")))
+            data = owner.objects.get(self.path.lstrip("/"))
+        if owner.latency:
+            time.sleep(owner.latency)
+        if data is None:
+            self._reply(404, b"not found", body=body)
+            return
+        header = self.headers.get("Range")
+        match = _RANGE.match(header.strip()) if header else None
+        if not body or match is None or owner.ignore_range:
+            self._reply(200, data, body=body, extra={"Accept-Ranges": "bytes"})
+            return
+        first, last = match.groups()
+        size = len(data)
+        if first == "":  # suffix range: the last N bytes
+            start, stop = max(0, size - int(last)), size
+        else:
+            start = int(first)
+            stop = size if last == "" else min(size, int(last) + 1)
+        if start >= size:
+            self._reply(416, b"", body=body, extra={"Content-Range": f"bytes */{size}"})
+            return
+        self._reply(
+            206,
+            data[start:stop],
+            body=body,
+            extra={"Content-Range": f"bytes {start}-{stop - 1}/{size}", "Accept-Ranges": "bytes"},
+        )
+
+    def _reply(
+        self, status: int, data: bytes, *, body: bool, extra: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: RangeServer
+
+
+class RangeServer:
+    """An HTTP server on 127.0.0.1 serving ``objects`` (name -> bytes) with ``Range``.
+
+    Parameters
+    ----------
+    ignore_range : bool
+        Answer every GET with 200 and the whole object, as some servers do.
+    latency : float
+        Seconds to wait before answering each request (simulated network).
+    """
+
+    def __init__(self, *, ignore_range: bool = False, latency: float = 0.0) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str, str | None]] = []
+        self.ignore_range = ignore_range
+        self.latency = latency
+        self.lock = threading.Lock()
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd.owner = self
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    def url(self, name: str) -> str:
+        """The URL of object ``name``."""
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def start(self) -> RangeServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> RangeServer:  # noqa: PYI034 - not meant to be subclassed
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class S3Server:
+    """moto's S3 on 127.0.0.1 (a free port), with s3fs options and a boto3 client for it."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.endpoint = ""
+
+    def start(self) -> S3Server:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        assert host == "127.0.0.1", host
+        self.endpoint = f"http://127.0.0.1:{port}"
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        """s3fs options for this server (dummy credentials, its endpoint)."""
+        return {
+            "key": "testing",
+            "secret": "testing",
+            "client_kwargs": {"endpoint_url": self.endpoint, "region_name": "us-east-1"},
+        }
+
+    def client(self) -> Any:
+        """A boto3 S3 client for this server (to put, replace and delete objects)."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+
+    def __enter__(self) -> S3Server:  # noqa: PYI034 - not meant to be subclassed
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
