@@ -312,3 +312,11 @@ def test_partition_specs_are_small_and_read_back_the_records(server):
         np.concatenate(parts),
     )
     assert read_partition(specs[0]).flags.writeable
+
+
+def test_missing_fsspec_is_an_import_error_with_the_install_hint(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "fsspec", None)  # import fsspec now fails
+    with pytest.raises(ImportError, match=r"pip install 'recview\[remote\]'"):
+        RemoteSource("s3://bucket/key")
