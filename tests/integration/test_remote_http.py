@@ -137,8 +137,9 @@ def test_read_ahead_holds_at_most_readahead_plus_one_ranges(obj):
         assert len(data) == 240
         time.sleep(0.005)  # a slow consumer: the reader gets ahead as far as allowed
         consumed[0] += 1
-    # the range the consumer holds, plus two read or being read
-    assert worst[0] == 3
+    # the range the consumer holds, plus at most two read or being read (and it
+    # did read ahead: a loaded machine may keep the reader from the full two)
+    assert 2 <= worst[0] <= 3
 
 
 def _readahead_threads() -> list[threading.Thread]:
