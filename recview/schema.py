@@ -623,7 +623,7 @@ class Schema:
         """
         if byteorder not in ("<", ">", "="):
             raise SchemaError(f"byteorder must be '<', '>' or '=', got {byteorder!r}")
-        from recview._cdecl import parse_c
+        from recview._c import parse_c
 
         layout = parse_c(source, name, byteorder=byteorder, packed=packed)
         return cls._from_parts(layout.dtype, unions=layout.unions, enums=layout.enums)

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import recview as rv
-from recview._cdecl import parse_c
+from recview._c import parse_c
 
 CC = shutil.which("cc")
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler ('cc') on PATH")

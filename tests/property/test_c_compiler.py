@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import recview as rv
-from recview._cdecl import parse_c
+from recview._c import parse_c
 
 CC = shutil.which("cc")
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler ('cc') on PATH to act as oracle")
