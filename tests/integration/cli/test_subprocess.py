@@ -22,7 +22,7 @@ import pytest
 
 import recview as rv
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SAMPLES = REPO / "samples"
 TIMEOUT = 120
 
@@ -173,7 +173,7 @@ def test_scans_keep_memory_bounded(tmp_path: Path) -> None:
     assert run["peak_rss_nbytes"] - run["start_rss_nbytes"] < 48 << 20
     assert run["mapped_nbytes"] in (0, 128 << 20)  # 0 only when mmap fell back to pread
     code = (
-        "from recview._progress import peak_rss_nbytes\n"
+        "from recview.cli._progress import peak_rss_nbytes\n"
         "from recview.cli import main\n"
         f"rc = main(['convert', {str(path)!r}, '-s', {spec!r}, '-o', {str(tmp_path / 'o.npy')!r},"
         " '-q'])\n"

@@ -2,11 +2,12 @@
 
 Each case builds a dump from a known layout with random content (noise:
 random-walk floats, jittered counters, random integers, text from a small
-vocabulary, fully random bytes), then checks what ``recview._guess`` infers.
+vocabulary, fully random bytes), then checks what ``recview.cli._guess`` infers; then the command itself, in-process.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import numpy as np
 import pytest
 
 import recview as rv
-from recview._guess import Guess, describe, guess_bytes, guess_file
+from recview.cli._guess import Guess, describe, guess_bytes, guess_file
+from tests.unit.cli._helpers import Dump, run, set_stdin
 
 Maker = Callable[[np.random.Generator, int], tuple[bytes, np.ndarray]]
 
@@ -230,3 +232,50 @@ def test_describe_lists_sizes_and_fields() -> None:
     assert "header 7 bytes" in lines[0]
     assert any("counter" in line for line in lines[2:])
     assert len(lines) == 2 + len(g.fields)
+
+
+# ---------------------------------------------------------------------------
+# the command
+# ---------------------------------------------------------------------------
+
+
+def test_guess_prints_a_schema_that_opens_the_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    recs = np.zeros(2000, [("seq", ">u4"), ("v", ">f8"), ("tag", "S4")])
+    recs["seq"] = np.arange(2000)
+    recs["v"] = np.random.default_rng(0).normal(10, 1, 2000)
+    recs["tag"] = np.random.default_rng(1).choice([b"ab", b"cde", b"fghi"], 2000)
+    path = tmp_path / "dump.bin"
+    path.write_bytes(b"MAGIC123" + recs.tobytes())
+    code, out, err = run(capsys, "guess", path)
+    assert code == 0
+    schema = rv.Schema.from_json(out)
+    assert schema.itemsize == 16
+    assert "record size 16 bytes" in err and "header 8 bytes" in err
+    assert "--offset 8" in err
+    with rv.open(path, schema, offset=8) as view:
+        assert view[schema.names[0]].tolist() == recs["seq"].tolist()
+    code, out, _ = run(capsys, "guess", path, "--format", "json", "-q")
+    doc = json.loads(out)
+    assert (doc["itemsize"], doc["header_nbytes"], doc["records"]) == (16, 8, 2000)
+    assert [f["kind"] for f in doc["fields"]] == ["counter", "float", "text"]
+    target = tmp_path / "guessed.json"
+    code, out, err = run(capsys, "guess", path, "-o", target)
+    assert code == 0 and out == "" and rv.Schema.from_json(target.read_text()) == schema
+
+
+def test_guess_from_stdin_and_on_noise(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    trades: Dump,
+    tmp_path: Path,
+) -> None:
+    set_stdin(monkeypatch, trades.path.read_bytes())
+    code, out, _ = run(capsys, "guess", "-", "-q")
+    assert code == 0 and rv.Schema.from_json(out).itemsize == 32
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(np.random.default_rng(2).integers(0, 256, 1 << 15, dtype=np.uint8).tobytes())
+    code, out, err = run(capsys, "guess", noise)
+    assert code == 1 and out == ""
+    assert "no periodic structure" in err and err.count("\n") == 1

@@ -1,6 +1,6 @@
-"""Infer a record layout from the bytes of a dump that comes with no schema.
+"""``recview guess``: infer a record layout from the bytes of a dump that comes with no schema.
 
-This module owns ``recview guess``: given the first megabytes of a file of
+Given the first megabytes of a file of
 fixed-size records, it finds
 
 1. the record size, from byte periodicity: for every candidate lag ``p`` the
@@ -19,20 +19,27 @@ fixed-size records, it finds
    or big-endian byte order, whichever the file's floats and counters favour.
 
 The result is a starting point for a schema, not a proof: a human confirms it
-with ``recview inspect``. Nothing here knows about files beyond reading bytes.
+with ``recview inspect``. The analysis knows nothing about files beyond reading
+bytes; :func:`cmd_guess`, at the end, is the command that reads a sample and
+prints the schema (standard output) and the analysis (standard error).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import stat
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from recview.cli._common import EXIT_OK
 from recview.errors import LayoutError
+from recview.schema import Schema
 
 __all__ = ["Guess", "GuessedField", "guess_bytes", "guess_file"]
 
@@ -594,3 +601,48 @@ def describe(guess: Guess, *, path: str = "") -> Sequence[str]:
         for f in guess.fields
     )
     return lines
+
+
+def cmd_guess(args: argparse.Namespace) -> int:
+    """``recview guess``: infer record size, header size and a starting schema."""
+    if args.file == "-":
+        data = sys.stdin.buffer.read(args.sample_nbytes)
+        g = guess_bytes(data, max_itemsize=args.max_itemsize)
+        name = "<stdin>"
+    else:
+        g = guess_file(args.file, sample_nbytes=args.sample_nbytes, max_itemsize=args.max_itemsize)
+        name = args.file
+    schema = Schema.from_dtype(g.dtype)
+    if args.format == "json":
+        text = json.dumps(
+            {
+                "itemsize": g.itemsize,
+                "header_nbytes": g.header_nbytes,
+                "records": g.records,
+                "trailing_nbytes": g.trailing_nbytes,
+                "score": round(g.score, 4),
+                "candidates": [[p, round(s, 4)] for p, s in g.candidates],
+                "fields": [
+                    {"name": f.name, "offset": f.offset, "type": f.dtype.str, "kind": f.kind}
+                    for f in g.fields
+                ],
+                "schema": json.loads(schema.to_json()),
+            },
+            indent=2,
+        )
+    else:
+        text = schema.to_json(indent=2)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+    if not args.quiet:
+        err = sys.stderr
+        for line in describe(g, path=name):
+            err.write(line + "\n")
+        target = args.output or "schema.json"
+        err.write(
+            f"next: recview inspect {args.file} -s {target} --offset {g.header_nbytes} --record 0\n"
+        )
+    return EXIT_OK

@@ -29,11 +29,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from recview import cli
-from recview.cli import main
+from recview.cli import _sources, main
 
 TIMEOUT = 120
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
@@ -293,7 +292,7 @@ def shrinking(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Path, in
     _dump(path, 10_000)
     size = path.stat().st_size
     assert size % 4096 > 5 * 8  # the cut stays inside the last page
-    original = cli._Source.batches
+    original = _sources.Source.batches
 
     def batches(self: Any, **kwargs: Any) -> Iterator[np.ndarray]:
         for i, batch in enumerate(original(self, **kwargs)):
@@ -301,7 +300,7 @@ def shrinking(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Path, in
             if i == 0:
                 os.truncate(path, size - 5 * 8)
 
-    monkeypatch.setattr(cli._Source, "batches", batches)
+    monkeypatch.setattr(_sources.Source, "batches", batches)
     return path, 5
 
 
@@ -490,13 +489,13 @@ def test_printing_records_of_a_file_that_shrank_fails(
     path = tmp_path / "shrink.bin"
     _dump(path, 10_000)
     size = path.stat().st_size
-    original = cli._Source.__init__
+    original = _sources.Source.__init__
 
     def opened(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         os.truncate(path, size - 5 * 8)  # inside the last page: reads as zeros
 
-    monkeypatch.setattr(cli._Source, "__init__", opened)
+    monkeypatch.setattr(_sources.Source, "__init__", opened)
     code, _, err = run(capsys, argv[0], path, "-s", "u8", *argv[1:])
     assert code == 1, err
     assert err.count("\n") == 1 and str(path) in err and "5 records" in err, err

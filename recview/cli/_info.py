@@ -1,0 +1,116 @@
+"""``recview info``: sizes, record count and the schema as a layout table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from recview.cli._common import EXIT_OK
+from recview.cli._render import Style, use_color
+from recview.cli._sources import open_source, schema_of
+from recview.schema import FieldInfo, Schema
+
+
+def _type_text(info: FieldInfo, schema: Schema) -> str:
+    text = info.dtype.str
+    enum = schema.enums.get(info.path)
+    if enum:
+        text += " enum(" + ", ".join(f"{v}={k}" for k, v in sorted(enum.items())) + ")"
+    return text
+
+
+def _union_of(path: str, schema: Schema) -> str | None:
+    parts = path.split(".")
+    for k in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:k])
+        if prefix in schema.unions:
+            return prefix
+    return None
+
+
+def _layout_rows(schema: Schema) -> list[tuple[int, int, str, str, str]]:
+    """(offset, nbytes, type, shape, name) per leaf, with padding gaps as rows."""
+    rows: list[tuple[int, int, str, str, str]] = []
+    end = 0
+    for f in sorted(schema.fields(), key=lambda f: f.offset):
+        if f.offset > end:
+            rows.append((end, f.offset - end, "", "", "(padding)"))
+        shape = "(" + ", ".join(map(str, f.shape)) + ("," if len(f.shape) == 1 else "") + ")"
+        union = _union_of(f.path, schema)
+        name = f.path + (f"  [union {union}]" if union else "")
+        rows.append((f.offset, f.nbytes, _type_text(f, schema), shape if f.shape else "", name))
+        end = max(end, f.offset + f.nbytes)
+    if end < schema.itemsize:
+        rows.append((end, schema.itemsize - end, "", "", "(padding)"))
+    return rows
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """``recview info``: sizes, record count and the schema as a table."""
+    src = open_source(args, trailing=args.trailing or "ignore")
+    schema, where = schema_of(args)
+    try:
+        if not src.seekable:
+            for _ in src.batches():
+                pass
+        records = src.records or 0
+        file_nbytes = src.file_nbytes
+        used = src.offset + records * schema.itemsize
+        trailing = None if file_nbytes is None else file_nbytes - used
+    finally:
+        src.close()
+    out = sys.stdout
+    if args.format == "json":
+        doc = {
+            "file": src.name,
+            "file_nbytes": file_nbytes,
+            "schema_source": where,
+            "header_nbytes": src.offset,
+            "itemsize": schema.itemsize,
+            "records": records,
+            "trailing_nbytes": trailing,
+            "fields": [
+                {
+                    "path": f.path,
+                    "offset": f.offset,
+                    "nbytes": f.nbytes,
+                    "type": f.dtype.str,
+                    "shape": list(f.shape),
+                }
+                for f in schema.fields()
+            ],
+            "schema": json.loads(schema.to_json()),
+        }
+        out.write(json.dumps(doc, indent=2) + "\n")
+        return EXIT_OK
+    st = Style(use_color(args.color, out))
+
+    def n(x: int | None) -> str:
+        return "n/a" if x is None else f"{x:,}"
+
+    lines = [
+        ("file", src.name),
+        ("file size", f"{n(file_nbytes)} bytes"),
+        ("schema", where),
+        ("header", f"{src.offset:,} bytes"),
+        ("record size", f"{schema.itemsize:,} bytes"),
+        ("records", f"{records:,}"),
+        (
+            "trailing",
+            f"{n(trailing)} bytes"
+            + (" (not whole records: left out)" if trailing and args.count is None else ""),
+        ),
+    ]
+    for key, value in lines:
+        out.write(f"{st.bold}{key:<12}{st.reset} {value}\n")
+    out.write("\n")
+    rows = _layout_rows(schema)
+    type_w = max(4, *(len(r[2]) for r in rows))
+    shape_w = max(5, *(len(r[3]) for r in rows))
+    head = f"{'offset':>6}  {'size':>5}  {'type':<{type_w}}  {'shape':<{shape_w}}  field"
+    out.write(f"{st.bold}{head}{st.reset}\n")
+    for off, size, typ, shape, name in rows:
+        line = f"{off:>6}  {size:>5}  {typ:<{type_w}}  {shape:<{shape_w}}  {name}"
+        out.write((f"{st.dim}{line}{st.reset}" if name == "(padding)" else line).rstrip() + "\n")
+    return EXIT_OK

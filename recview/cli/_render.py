@@ -1,0 +1,338 @@
+"""Rendering: field values as Python objects and text cells, styles, row writers.
+
+A :class:`Column` is one leaf field to print; :class:`RowWriter` writes
+batches of records as a table, CSV, JSON lines or a JSON array.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import numpy as np
+
+from recview.cli._common import NDArray, UsageError, cut
+from recview.schema import FieldInfo, Schema, _leaves as _schema_leaves
+
+
+def show_bytes(raw: bytes) -> str:
+    """How the CLI shows a bytes field: printable ASCII as text, else hex.
+
+    Trailing NUL bytes are stripped first (``char[N]`` padding).
+
+    Examples
+    --------
+    >>> show_bytes(b"XNAS\\x00\\x00\\x00\\x00"), show_bytes(b"\\x01\\xff"), show_bytes(b"")
+    ('XNAS', '0x01ff', '')
+    """
+    text = raw.rstrip(b"\0")
+    if all(32 <= c < 127 for c in text):
+        return text.decode("ascii")
+    return "0x" + raw.hex()
+
+
+def leaf(arr: NDArray, path: str) -> NDArray:
+    for part in path.split("."):
+        arr = arr[part]
+    return arr
+
+
+def _scalars(flat: NDArray, enum: Mapping[int, str] | None, *, json_mode: bool) -> list[Any]:
+    """Python values of a 1-d array of one scalar type."""
+    kind = flat.dtype.kind
+    if flat.dtype.names is not None:  # records (an array of structs, in inspect)
+        return [str(v) for v in flat.tolist()]
+    if kind in "SV":
+        memo: dict[bytes, str] = {}  # text fields usually repeat a few values
+        out: list[str] = []
+        for b in flat.tolist():
+            text = memo.get(b)
+            if text is None:
+                text = memo[b] = show_bytes(b)
+            out.append(text)
+        return out
+    if kind in "iu":
+        values = flat.tolist()
+        if enum:
+            return [enum.get(v, v) for v in values]
+        return values  # type: ignore[no-any-return]
+    if kind == "f":
+        if flat.dtype.itemsize < 8:
+            # shortest text that reads back as the same float32/float16
+            values = [float(s) for s in flat.astype(str).tolist()]
+        else:
+            values = flat.astype(np.float64).tolist()
+        if json_mode:
+            return [v if math.isfinite(v) else None for v in values]
+        return list(values)
+    if kind == "c":
+        pairs = [(float(z.real), float(z.imag)) for z in flat.tolist()]
+        return [list(p) for p in pairs] if json_mode else [str(complex(*p)) for p in pairs]
+    if kind in "Mm":
+        return flat.astype(str).tolist()  # type: ignore[no-any-return]
+    return flat.tolist()  # type: ignore[no-any-return]
+
+
+def _nest(flat: list[Any], shape: tuple[int, ...]) -> list[Any]:
+    if len(shape) == 1:
+        return flat
+    step = len(flat) // shape[0]
+    return [_nest(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One leaf field to print."""
+
+    info: FieldInfo
+    enum: Mapping[int, str] | None
+
+    @property
+    def name(self) -> str:
+        """The dotted path."""
+        return self.info.path
+
+    @property
+    def numeric(self) -> bool:
+        """Whether the field is a number (or bool), with no enum names."""
+        return self.info.dtype.kind in "iufb" and not self.enum
+
+    def values(self, arr: NDArray, *, json_mode: bool = False) -> list[Any]:
+        """One Python value per record (nested lists for array fields)."""
+        a = leaf(arr, self.info.path)
+        n = len(a)
+        flat = np.ascontiguousarray(a).reshape(-1)
+        conv = _scalars(flat, self.enum, json_mode=json_mode)
+        shape = self.info.shape
+        if not shape:
+            return conv
+        size = int(np.prod(shape))
+        return [_nest(conv[i * size : (i + 1) * size], shape) for i in range(n)]
+
+    def flat_names(self) -> list[str]:
+        """Column names with array fields expanded: ``pos[0]``, ``grid[1][2]``."""
+        if not self.info.shape:
+            return [self.name]
+        return [self.name + "".join(f"[{i}]" for i in idx) for idx in np.ndindex(*self.info.shape)]
+
+    def flat_values(self, arr: NDArray) -> list[list[Any]]:
+        """Per-element columns for :meth:`flat_names` (expanded array fields)."""
+        if not self.info.shape:
+            return [self.values(arr)]
+        a = leaf(arr, self.info.path)
+        flat = np.ascontiguousarray(a).reshape(len(a), -1)
+        return [
+            _scalars(np.ascontiguousarray(flat[:, k]), self.enum, json_mode=False)
+            for k in range(flat.shape[1])
+        ]
+
+
+def leaf_fields(schema: Schema) -> list[FieldInfo]:
+    """The schema's leaves, with arrays of records expanded into their members
+    (``x.a`` of shape ``(2,)`` for ``x``, an array of two ``{a, b}`` records)."""
+
+    def expand(leaves: list[FieldInfo]) -> list[FieldInfo]:
+        out: list[FieldInfo] = []
+        for f in leaves:
+            if f.dtype.names is None:
+                out.append(f)
+            else:  # offsets are those of the first element
+                out.extend(expand(list(_schema_leaves(f.dtype, f.path, f.offset, f.shape))))
+        return out
+
+    return expand(schema.fields())
+
+
+def select_columns(schema: Schema, fields: str | None) -> list[Column]:
+    leaves = leaf_fields(schema)
+    if fields:
+        wanted = [f.strip() for f in fields.split(",") if f.strip()]
+        chosen: list[FieldInfo] = []
+        for w in wanted:
+            match = [f for f in leaves if f.path == w or f.path.startswith(w + ".")]
+            if not match:
+                names = ", ".join(f.path for f in leaves)
+                raise UsageError(f"--fields: no field {w!r} (fields: {names})")
+            chosen.extend(m for m in match if m not in chosen)
+        leaves = chosen
+    return [Column(f, schema.enums.get(f.path)) for f in leaves]
+
+
+def text_of(value: Any) -> str:
+    """Text of one value in a table or CSV cell.
+
+    Examples
+    --------
+    >>> [text_of(v) for v in (1, 2.5, float("nan"), None, "ab", [1, 2], True)]
+    ['1', '2.5', 'nan', '', 'ab', '[1, 2]', 'True']
+    """
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "[" + ", ".join(text_of(v) for v in value) + "]"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+class Style:
+    """ANSI styles, all empty when colour is off."""
+
+    def __init__(self, color: bool) -> None:
+        self.bold = "\x1b[1m" if color else ""
+        self.dim = "\x1b[2m" if color else ""
+        self.cyan = "\x1b[36m" if color else ""
+        self.yellow = "\x1b[33m" if color else ""
+        self.reset = "\x1b[0m" if color else ""
+
+
+def use_color(choice: str, stream: TextIO) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _json_texts(values: list[Any], column: Column) -> list[str]:
+    """JSON text of each value of a column (fast paths by field type)."""
+    kind = column.info.dtype.kind
+    if not column.info.shape and not column.enum:
+        if kind in "iu":
+            return list(map(str, values))
+        if kind == "f":
+            return ["null" if v is None else repr(v) for v in values]
+        if kind == "b":
+            return ["true" if v else "false" for v in values]
+    memo: dict[Any, str] = {}  # text fields and enum names repeat
+    out: list[str] = []
+    for v in values:
+        if isinstance(v, list):
+            out.append(json.dumps(v, allow_nan=False))
+            continue
+        key = (type(v), v)
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = json.dumps(v)
+        out.append(text)
+    return out
+
+
+class RowWriter:
+    """Write batches of records to a text stream in one of the row formats."""
+
+    def __init__(
+        self,
+        out: TextIO,
+        columns: list[Column],
+        fmt: str,
+        *,
+        index: bool = True,
+        style: Style | None = None,
+    ) -> None:
+        self.out = out
+        self.columns = columns
+        self.fmt = fmt
+        self.index = index and fmt == "table"
+        self.style = style or Style(False)
+        self.rows = 0
+        self._started = False
+        self._widths: list[int] | None = None
+        self._right: list[bool] = []
+        self._csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+
+    def write(self, arr: NDArray, first: int = 0, step: int = 1) -> None:
+        """Write records ``arr`` whose first has index ``first`` (``step`` apart)."""
+        if self.fmt == "csv":
+            self._write_csv(arr)
+        elif self.fmt in ("jsonl", "json"):
+            self._write_json(arr)
+        else:
+            self._write_table(arr, first, step)
+        self.rows += len(arr)
+
+    def _csv_header(self) -> None:
+        assert self._csv is not None
+        if not self._started:
+            self._started = True
+            self._csv.writerow([n for c in self.columns for n in c.flat_names()])
+
+    def _write_csv(self, arr: NDArray) -> None:
+        assert self._csv is not None
+        self._csv_header()
+        # csv writes ints, floats (repr) and None ("") itself; only the rest needs text_of
+        cols = [
+            vals if c.info.dtype.kind in "iuf" else [text_of(v) for v in vals]
+            for c in self.columns
+            for vals in c.flat_values(arr)
+        ]
+        self._csv.writerows(zip(*cols, strict=True))
+
+    def _write_json(self, arr: NDArray) -> None:
+        # One %-template per record, filled with per-column JSON texts: many
+        # times faster than json.dumps of a dict per record.
+        template = (
+            "{"
+            + ", ".join(json.dumps(c.name).replace("%", "%%") + ": %s" for c in self.columns)
+            + "}"
+        )
+        cols = [_json_texts(c.values(arr, json_mode=True), c) for c in self.columns]
+        texts = [template % row for row in zip(*cols, strict=True)]
+        if not texts:
+            return
+        if self.fmt == "jsonl":
+            self.out.write("\n".join(texts) + "\n")
+        else:
+            self.out.write(("[\n  " if self.rows == 0 else ",\n  ") + ",\n  ".join(texts))
+
+    def _write_table(self, arr: NDArray, first: int, step: int) -> None:
+        cols = [[text_of(v) for v in c.values(arr)] for c in self.columns]
+        cells = [[cut(s) for s in col] for col in cols]
+        if self.index:
+            cells.insert(0, [str(first + i * step) for i in range(len(arr))])
+        widths, right = self._table_header(cells)
+        for row in zip(*cells, strict=True):
+            line = "  ".join(
+                s.rjust(w) if r else s.ljust(w) for s, w, r in zip(row, widths, right, strict=True)
+            )
+            self.out.write(line.rstrip() + "\n")
+
+    def _table_header(self, cells: list[list[str]]) -> tuple[list[int], list[bool]]:
+        """Column widths (from the first cells) and alignment; writes the header once."""
+        if self._widths is None:
+            names = (["#"] if self.index else []) + [c.name for c in self.columns]
+            self._widths = [
+                max([len(n), *(len(s) for s in col)]) for n, col in zip(names, cells, strict=True)
+            ]
+            self._right = ([True] if self.index else []) + [
+                c.info.dtype.kind in "iufc" and not c.enum for c in self.columns
+            ]
+            st = self.style
+            head = "  ".join(
+                n.rjust(w) if r else n.ljust(w)
+                for n, w, r in zip(names, self._widths, self._right, strict=True)
+            )
+            self.out.write(f"{st.bold}{head.rstrip()}{st.reset}\n")
+            self.out.write("  ".join("-" * w for w in self._widths) + "\n")
+        return self._widths, self._right
+
+    def close(self) -> None:
+        """Finish the output: the header of an empty table or CSV, the end of JSON."""
+        if self.fmt == "csv":
+            self._csv_header()
+        if self.fmt == "table":
+            self._table_header([[] for _ in range(len(self.columns) + self.index)])
+        if self.fmt == "json":
+            self.out.write("[]\n" if self.rows == 0 else "\n]\n")
+        self.out.flush()
+
+
+def chunks(arr: NDArray, n: int = 65536) -> Iterator[tuple[NDArray, int]]:
+    for a in range(0, len(arr), n):
+        yield arr[a : a + n], a

@@ -1,0 +1,325 @@
+"""Sources: where a command's records come from, and how they are read.
+
+A regular file is opened with :func:`recview.open` (memory-mapped, or
+``--mode pread``); standard input (``-``), compressed files and anything
+that is not a regular file (a FIFO, ``<(zcat x.gz)``, a socket, a device) are
+read once, in order, through :func:`recview.stream`, counting the bytes they
+hand out. :func:`scan` walks a source in batches with the progress bar and
+the run figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import stat
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any
+
+import numpy as np
+
+from recview.cli._common import BATCH_NBYTES, NDArray, UsageError
+from recview.cli._progress import Meter, Progress, RunFigures, make_progress
+from recview.cli._spec import load_schema
+from recview.errors import LayoutError, RecviewError, TruncatedError
+from recview.schema import Schema
+
+#: Suffixes read as compressed streams.
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".lzma", ".zst", ".zstd")
+
+
+class CountingReader:
+    """A binary reader that counts the bytes it hands out (for stream sizes)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.nbytes = 0
+        self.name = getattr(raw, "name", "<stream>")
+
+    def readinto(self, buffer: Any) -> int:
+        readinto = getattr(self.raw, "readinto", None)
+        if readinto is not None:
+            n = int(readinto(buffer) or 0)
+        else:  # pragma: no cover - every stream recview opens has readinto
+            data = self.raw.read(len(buffer))
+            n = len(data)
+            memoryview(buffer)[:n] = data
+        self.nbytes += n
+        return n
+
+    def readinto1(self, buffer: Any) -> int:
+        # Forwarded so that rv.stream hands records on as they arrive on stdin
+        # (one short read) instead of waiting for a full buffer.
+        readinto1 = getattr(self.raw, "readinto1", None)
+        if readinto1 is None:
+            return self.readinto(buffer)
+        n = int(readinto1(buffer) or 0)
+        self.nbytes += n
+        return n
+
+    def fileno(self) -> int:
+        # Forwarded so that rv.stream can widen a pipe on standard input.
+        return int(self.raw.fileno())
+
+
+class Source:
+    """Records of one input, as a view over a file or a one-pass stream.
+
+    Attributes
+    ----------
+    name : str
+        The path, or ``<stdin>``.
+    schema : Schema
+    offset : int
+        Header bytes.
+    records : int or None
+        Number of records (``None`` for a stream until it has been read).
+    file_nbytes : int or None
+        Size of the file (``None`` for a stream until it has been read).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        schema: Schema,
+        *,
+        offset: int,
+        count: int | None,
+        trailing: str,
+        mode: str,
+    ) -> None:
+        self.name = name
+        self.schema = schema
+        self.offset = offset
+        self.count = count
+        self.trailing = trailing
+        self.view: Any = None
+        self._reader: CountingReader | None = None
+        self._close: Callable[[], object] | None = None
+        self.records: int | None = None
+        self.file_nbytes: int | None = None
+        if name == "-" or name.lower().endswith(COMPRESSED_SUFFIXES) or _is_stream(name):
+            if name == "-":
+                raw: IO[bytes] = sys.stdin.buffer
+                self.name = "<stdin>"
+            elif name.lower().endswith(COMPRESSED_SUFFIXES):
+                from recview.pool import open_compressed
+
+                raw = open_compressed(name)
+                self._close = raw.close
+            else:  # a FIFO, <(zcat x.gz), /dev/fd/N, a socket, a device
+                raw = open(name, "rb")  # noqa: SIM115 - closed by close()
+                self._close = raw.close
+            self._reader = CountingReader(raw)
+        else:
+            from recview.view import open as open_view
+
+            self.view = open_view(
+                name,
+                schema,
+                offset=offset,
+                count=count,
+                trailing=trailing,  # type: ignore[arg-type]
+                mode=mode,  # type: ignore[arg-type]
+            )
+            self._close = self.view.close
+            self.records = len(self.view)
+            self.file_nbytes = os.path.getsize(name)
+
+    @property
+    def seekable(self) -> bool:
+        """Whether records can be read in any order (a file, not a stream)."""
+        return self.view is not None
+
+    @property
+    def total_nbytes(self) -> int | None:
+        """Bytes of records, when known (for progress bars)."""
+        return None if self.records is None else self.records * self.schema.itemsize
+
+    def batches(self, *, start: int = 0, nbytes: int = BATCH_NBYTES) -> Iterator[NDArray]:
+        """Batches of records from record ``start`` on, in order."""
+        if self.view is not None:
+            with self._said_as_lost_records():
+                yield from self.view.batches(nbytes=nbytes, start=start)
+            self.verify()
+            return
+        if self._reader is None:
+            raise RecviewError(f"{self.name}: a stream can be read only once")
+        from recview.pool import stream
+
+        reader, self._reader = self._reader, None
+        trailing: Any = "ignore" if self.count is not None else self.trailing
+        seen = 0
+        gen: Any = stream(reader, self.schema, offset=self.offset, trailing=trailing)
+        try:
+            for batch in gen:
+                if self.count is not None and seen + len(batch) >= self.count:
+                    batch = batch[: self.count - seen]
+                lo = max(0, start - seen)
+                seen += len(batch)
+                if lo < len(batch):
+                    yield batch[lo:]
+                if self.count is not None and seen >= self.count:
+                    break
+        finally:
+            gen.close()
+        if self.count is not None and seen < self.count:
+            raise LayoutError(
+                f"{self.name}: stream ended after {seen:,} records of "
+                f"{self.schema.itemsize:,} bytes; --count asked for {self.count:,}",
+                path=self.name,
+            )
+        self.records = seen
+        self.file_nbytes = reader.nbytes if self.count is None else None
+
+    def verify(self) -> None:
+        """Fail if the file shrank (or lost pages) since it was opened.
+
+        Records past the new end of a file cut inside its last page read as
+        zeros without any fault, so what was read is trusted only once the
+        size has been checked again, after the read.
+        """
+        if self.view is None:
+            return
+        with self._said_as_lost_records():
+            self.view.refresh()
+
+    @contextlib.contextmanager
+    def _said_as_lost_records(self) -> Iterator[None]:
+        try:
+            yield
+        except TruncatedError as err:
+            raise self._lost(err) from err
+
+    def _lost(self, err: TruncatedError) -> TruncatedError:
+        """The view's error, said as the records the command lost."""
+        isz = self.schema.itemsize
+        total = self.records or 0
+        new = err.new_nbytes
+        kept = total if new is None else min(total, max(0, (new - self.offset) // isz))
+        if new is not None and kept < total:
+            what = (
+                f"the file shrank to {new:,} bytes while it was read: the last "
+                f"{total - kept:,} records of {total:,} (from record {kept:,}, byte offset "
+                f"{self.offset + kept * isz:,}) were lost"
+            )
+        else:
+            what = "the file lost pages while it was read (they read as zeros)"
+        return TruncatedError(
+            f"{self.name}: {what}; nothing was kept (run again on a file that is not cut)",
+            path=self.name,
+            offset=self.offset + kept * isz,
+            old_nbytes=err.old_nbytes,
+            new_nbytes=new,
+        )
+
+    def take(self, rows: slice) -> tuple[NDArray, int, int]:
+        """Records selected by ``rows``; returns (records, first index, step)."""
+        if self.view is not None:
+            start, stop, step = rows.indices(len(self.view))
+            with self._said_as_lost_records():
+                return self.view[rows], start, step
+        start, stop, step = rows.start or 0, rows.stop, rows.step or 1
+        if start < 0 or (stop is not None and stop < 0) or step < 0:
+            raise UsageError(f"{self.name}: negative rows need a file, not a stream")
+        parts: list[NDArray] = []
+        for batch, first in self._indexed():
+            if stop is not None and first >= stop:
+                break
+            lo = max(start - first, 0)
+            lo += (start - first - lo) % step  # first index on the step grid
+            hi = len(batch) if stop is None else min(len(batch), stop - first)
+            if lo < hi:
+                parts.append(batch[lo:hi:step])
+        return _concat(parts, self.schema), start, step
+
+    def tail(self, n: int) -> tuple[NDArray, int]:
+        """The last ``n`` records and the index of the first of them."""
+        if self.view is not None:
+            total = len(self.view)
+            first = max(0, total - n)
+            with self._said_as_lost_records():
+                return self.view[first:], first
+        keep = _concat([], self.schema)
+        total = 0
+        for batch, _first in self._indexed():
+            total += len(batch)
+            keep = np.concatenate([keep, batch[-n:]])[-n:] if n else keep
+        return keep, total - len(keep)
+
+    def _indexed(self) -> Iterator[tuple[NDArray, int]]:
+        first = 0
+        for batch in self.batches():
+            yield batch, first
+            first += len(batch)
+
+    def close(self) -> None:
+        """Release the file (idempotent)."""
+        if self._close is not None:
+            close, self._close = self._close, None
+            close()
+
+
+def _is_stream(path: str) -> bool:
+    """Whether ``path`` names something to read once, in order: anything that
+    exists and is neither a regular file nor a folder (a FIFO, a character
+    device, a socket, ``/dev/fd/N`` of a pipe). A path that cannot be stat'ed
+    (missing, a URL) is left to :func:`recview.open`, which says why."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _concat(parts: Sequence[NDArray], schema: Schema) -> NDArray:
+    if not parts:
+        return np.empty(0, dtype=schema.dtype)
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def open_source(args: argparse.Namespace, *, trailing: str | None = None) -> Source:
+    schema, _where = schema_of(args)
+    return Source(
+        args.file,
+        schema,
+        offset=args.offset,
+        count=args.count,
+        trailing=trailing or args.trailing or "error",
+        mode=args.mode,
+    )
+
+
+def schema_of(args: argparse.Namespace) -> tuple[Schema, str]:
+    cached: tuple[Schema, str] | None = getattr(args, "_schema", None)
+    if cached is None:
+        if not args.schema:
+            raise UsageError("this command needs --schema/-s (try 'recview guess FILE' first)")
+        byteorder = {"little": "<", "big": ">", "native": "="}[args.byteorder]
+        cached = load_schema(args.schema, byteorder=byteorder, packed=args.packed)
+        args._schema = cached
+    return cached
+
+
+def progress_for(args: argparse.Namespace, total: int | None, desc: str) -> Progress:
+    enabled = True if args.progress else (False if args.quiet else None)
+    return make_progress(total, desc=desc, enabled=enabled)
+
+
+def scan(
+    args: argparse.Namespace, src: Source, desc: str, consume: Callable[[NDArray], None]
+) -> RunFigures:
+    meter = Meter(src.name if src.view is not None and src.view.mode == "mmap" else None)
+    bar = progress_for(args, src.total_nbytes, desc)
+    try:
+        for batch in src.batches(nbytes=args.batch_nbytes):
+            consume(batch)
+            nbytes = len(batch) * src.schema.itemsize
+            meter.add(records=len(batch), nbytes=nbytes)
+            bar.update(nbytes)
+        meter.sample()  # the last window is still mapped here
+    finally:
+        bar.close()
+    return meter.stop()

@@ -1,0 +1,125 @@
+"""``recview stats``: per-field count/min/max/mean in one bounded scan, then the run's figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+import numpy as np
+
+from recview.cli._common import EXIT_OK, NDArray
+from recview.cli._render import Column, Style, leaf, select_columns, text_of, use_color
+from recview.cli._sources import open_source, scan
+
+
+class _FieldStats:
+    """Running count/min/max/sum of one numeric leaf over batches."""
+
+    def __init__(self, column: Column) -> None:
+        self.column = column
+        self.count = 0
+        self.nan = 0
+        self.min: Any = None
+        self.max: Any = None
+        self.total = 0.0
+        self._sums: list[float] = []
+
+    def add(self, arr: NDArray) -> None:
+        a = leaf(arr, self.column.info.path).reshape(-1)
+        if not len(a):
+            return
+        if a.dtype.kind == "f":
+            nan = np.isnan(a)
+            k = int(np.count_nonzero(nan))
+            if k:
+                self.nan += k
+                a = a[~nan]
+                if not len(a):
+                    return
+        elif a.dtype.kind == "b":
+            a = a.astype(np.uint8)
+        lo, hi = a.min().item(), a.max().item()
+        self.min = lo if self.min is None else min(self.min, lo)
+        self.max = hi if self.max is None else max(self.max, hi)
+        self.count += len(a)
+        self._sums.append(float(np.add.reduce(a, dtype=np.float64)))
+
+    @property
+    def mean(self) -> float | None:
+        """Mean of the non-NaN values (``None`` when there are none)."""
+        return math.fsum(self._sums) / self.count if self.count else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        mean = self.mean
+
+        def clean(v: Any) -> Any:
+            return None if isinstance(v, float) and not math.isfinite(v) else v
+
+        return {
+            "type": self.column.info.dtype.str,
+            "count": self.count,
+            "nan": self.nan,
+            "min": clean(self.min),
+            "max": clean(self.max),
+            "mean": clean(mean),
+        }
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """``recview stats``: per-field count/min/max/mean in one scan, then run figures."""
+    src = open_source(args)
+    try:
+        columns = select_columns(src.schema, args.fields)
+        stats = [_FieldStats(c) for c in columns if c.info.dtype.kind in "iufb"]
+        other = [c for c in columns if c.info.dtype.kind not in "iufb"]
+
+        def consume(batch: NDArray) -> None:
+            for s in stats:
+                s.add(batch)
+
+        figures = scan(args, src, "stats", consume)
+        records = src.records or 0
+    finally:
+        src.close()
+    out = sys.stdout
+    if args.format == "json":
+        doc = {
+            "file": src.name,
+            "records": records,
+            "fields": {s.column.name: s.as_dict() for s in stats},
+            "skipped": [c.name for c in other],
+            "run": figures.as_dict(),
+        }
+        out.write(json.dumps(doc, indent=2) + "\n")
+        return EXIT_OK
+    st = Style(use_color(args.color, out))
+    out.write(f"{src.name}: {records:,} records of {src.schema.itemsize:,} bytes\n\n")
+    rows = [["field", "type", "count", "min", "max", "mean"]]
+    for s in stats:
+        mean = s.mean
+        count = f"{s.count:,}" + (f" (+{s.nan:,} NaN)" if s.nan else "")
+        rows.append(
+            [
+                s.column.name,
+                s.column.info.dtype.str,
+                count,
+                text_of(s.min),
+                text_of(s.max),
+                "" if mean is None else f"{mean:.15g}",
+            ]
+        )
+    rows.extend([c.name, c.info.dtype.str, "(not numeric)", "", "", ""] for c in other)
+    widths = [max(len(r[k]) for r in rows) for k in range(6)]
+    for i, r in enumerate(rows):
+        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
+        cells += [r[k].rjust(widths[k]) for k in range(2, 6)]
+        line = "  ".join(cells).rstrip()
+        out.write(f"{st.bold}{line}{st.reset}\n" if i == 0 else line + "\n")
+    out.write("\n")
+    for line in figures.lines():
+        out.write(line + "\n")
+    return EXIT_OK
