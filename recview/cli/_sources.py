@@ -24,40 +24,45 @@ from recview.cli._common import BATCH_NBYTES, NDArray, UsageError
 from recview.cli._progress import Meter, Progress, RunFigures, make_progress
 from recview.cli._spec import load_schema
 from recview.errors import LayoutError, RecviewError, TruncatedError
+from recview.pool import COMPRESSED_SUFFIXES, open_compressed, stream
 from recview.schema import Schema
-
-#: Suffixes read as compressed streams.
-COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".lzma", ".zst", ".zstd")
 
 
 class CountingReader:
-    """A binary reader that counts the bytes it hands out (for stream sizes)."""
+    """A binary reader that counts the bytes it hands out (for stream sizes).
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    Each read returns the source's own count, whatever it is: ``None`` (a
+    non-blocking source with no data yet), a float or a count larger than the
+    buffer are not ends of the stream, and :func:`recview.stream` raises a
+    ``LayoutError`` naming :attr:`name` for them. Only ``int`` counts are
+    added to :attr:`nbytes`.
+    """
+
+    def __init__(self, raw: IO[bytes], *, name: str | None = None) -> None:
         self.raw = raw
         self.nbytes = 0
-        self.name = getattr(raw, "name", "<stream>")
+        self.name: str = name or str(getattr(raw, "name", "<stream>"))
 
-    def readinto(self, buffer: Any) -> int:
-        readinto = getattr(self.raw, "readinto", None)
-        if readinto is not None:
-            n = int(readinto(buffer) or 0)
-        else:  # pragma: no cover - every stream recview opens has readinto
-            data = self.raw.read(len(buffer))
-            n = len(data)
-            memoryview(buffer)[:n] = data
-        self.nbytes += n
+    def _counted(self, n: Any) -> Any:
+        if type(n) is int and n > 0:
+            self.nbytes += n
         return n
 
-    def readinto1(self, buffer: Any) -> int:
+    def readinto(self, buffer: Any) -> Any:
+        readinto = getattr(self.raw, "readinto", None)
+        if readinto is None:  # pragma: no cover - every stream recview opens has readinto
+            data = self.raw.read(len(buffer))
+            memoryview(buffer)[: len(data)] = data
+            return self._counted(len(data))
+        return self._counted(readinto(buffer))
+
+    def readinto1(self, buffer: Any) -> Any:
         # Forwarded so that rv.stream hands records on as they arrive on stdin
         # (one short read) instead of waiting for a full buffer.
         readinto1 = getattr(self.raw, "readinto1", None)
         if readinto1 is None:
             return self.readinto(buffer)
-        n = int(readinto1(buffer) or 0)
-        self.nbytes += n
-        return n
+        return self._counted(readinto1(buffer))
 
     def fileno(self) -> int:
         # Forwarded so that rv.stream can widen a pipe on standard input.
@@ -105,14 +110,12 @@ class Source:
                 raw: IO[bytes] = sys.stdin.buffer
                 self.name = "<stdin>"
             elif name.lower().endswith(COMPRESSED_SUFFIXES):
-                from recview.pool import open_compressed
-
                 raw = open_compressed(name)
                 self._close = raw.close
             else:  # a FIFO, <(zcat x.gz), /dev/fd/N, a socket, a device
                 raw = open(name, "rb")  # noqa: SIM115 - closed by close()
                 self._close = raw.close
-            self._reader = CountingReader(raw)
+            self._reader = CountingReader(raw, name=self.name)
         else:
             from recview.view import open as open_view
 
@@ -147,8 +150,6 @@ class Source:
             return
         if self._reader is None:
             raise RecviewError(f"{self.name}: a stream can be read only once")
-        from recview.pool import stream
-
         reader, self._reader = self._reader, None
         trailing: Any = "ignore" if self.count is not None else self.trailing
         seen = 0
