@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +125,39 @@ def test_no_hint_in_api_syntax(bad: Path) -> None:
             assert api not in err, err
 
 
+def _interrupt(
+    argv: list[str],
+    *,
+    cwd: Path,
+    ready: Callable[[int], bool] | None = None,
+    after: float = 0.0,
+) -> tuple[int, str]:
+    """Run ``argv``, wait until ``ready(pid)`` (when given) and ``after`` more
+    seconds, send SIGINT; returns the exit status and standard error."""
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        if ready is not None:
+            deadline = time.monotonic() + TIMEOUT
+            while time.monotonic() < deadline and proc.poll() is None and not ready(proc.pid):
+                time.sleep(0.0002)
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(after)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err.decode()
+
+
+def _proc_text(pid: int, name: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/{name}").read_text()
+    except OSError:
+        return ""
+
+
 def test_interrupt_during_start_up_is_one_line(bad: Path) -> None:
     # The schema module signals that start-up is under way, then waits: the
     # interrupt lands while the command line is still loading the schema.
@@ -135,53 +169,31 @@ def test_interrupt_during_start_up_is_one_line(bad: Path) -> None:
         "time.sleep(60)\n"
         "X = 'u8'\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "recview", "head", f"{bad}/d.bin", "-s", f"{slow}:X"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while not ready.exists() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert ready.exists()
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=TIMEOUT)
+        code, text = _interrupt(
+            [sys.executable, "-m", "recview", "head", f"{bad}/d.bin", "-s", f"{slow}:X"],
+            cwd=REPO, ready=lambda _pid: ready.exists(),
+        )  # fmt: skip
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
         ready.unlink(missing_ok=True)
-    text = err.decode()
-    assert proc.returncode == 130, text
+    assert code == 130, text
     assert text == "recview head: interrupted\n"
 
 
 def test_interrupt_while_waiting_for_a_fifo_is_one_line(tmp_path: Path) -> None:
     fifo = tmp_path / "in.fifo"
     os.mkfifo(fifo)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "recview", "head", str(fifo), "-s", "u8"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        # Wait until the child is blocked opening the FIFO (no writer yet).
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                wchan = Path(f"/proc/{proc.pid}/wchan").read_text()
-            except OSError:
-                wchan = ""
-            if "fifo" in wchan or "pipe" in wchan:
-                break
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    text = err.decode()
-    assert proc.returncode == 130, text
+
+    def blocked(pid: int) -> bool:  # opening the FIFO (no writer yet)
+        # Linux blocks the open in fs/pipe.c's wait_for_partner(); without a
+        # match the wait ran to TIMEOUT (2 minutes) before the interrupt.
+        wchan = _proc_text(pid, "wchan")
+        return any(w in wchan for w in ("fifo", "pipe", "wait_for_partner"))
+
+    code, text = _interrupt(
+        [sys.executable, "-m", "recview", "head", str(fifo), "-s", "u8"], cwd=REPO, ready=blocked
+    )
+    assert code == 130, text
     assert text.count("\n") == 1 and "Traceback" not in text, text
 
 
@@ -196,3 +208,48 @@ def test_interrupt_before_the_command_runs(
     monkeypatch.setattr(cli, "_build_parser", interrupted)
     assert cli.main(["head", "x.bin", "-s", "u8"]) == 130
     assert capsys.readouterr().err == "recview: interrupted\n"
+
+
+SCRIPT = Path(sys.executable).with_name("recview")
+
+
+def _interrupt_script(tmp_path: Path, *, after: float, when_mapped: str | None) -> tuple[int, str]:
+    """Interrupt the installed ``recview head FIFO`` (a FIFO with no writer: it
+    never ends by itself) ``after`` seconds past its start, or past the moment
+    ``when_mapped`` appears in its memory map."""
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    ready = None if when_mapped is None else (lambda pid: when_mapped in _proc_text(pid, "maps"))
+    return _interrupt(
+        [str(SCRIPT), "head", str(fifo), "-s", "u8"], cwd=tmp_path, ready=ready, after=after
+    )
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason="needs the installed recview script")
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc/PID/maps")
+@pytest.mark.parametrize("after", [0.0, 0.002, 0.01, 0.03, 0.06, 0.1, 0.15])
+def test_interrupt_while_the_script_imports_recview_is_one_line(
+    tmp_path: Path, after: float
+) -> None:
+    # numpy's extension is mapped only by `import recview`, under the entry
+    # point's guard (_recview_entry.py): from then on a Ctrl-C is one line.
+    code, err = _interrupt_script(tmp_path, after=after, when_mapped="_multiarray_umath")
+    assert code == 130, err
+    assert err in ("recview: interrupted\n", "recview head: interrupted\n"), err
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason="needs the installed recview script")
+@pytest.mark.parametrize("after", [0.01, 0.02, 0.04, 0.07, 0.1, 0.15])
+def test_interrupt_early_in_the_script_is_never_a_recview_traceback(
+    tmp_path: Path, after: float
+) -> None:
+    code, err = _interrupt_script(tmp_path, after=after, when_mapped=None)
+    if "Traceback" in err:
+        # Only Python's own start-up (site, the console script's first import),
+        # before any recview code runs, may still end in Python's traceback.
+        frames = [line for line in err.splitlines() if line.startswith('  File "')]
+        assert not [f for f in frames if "_recview_entry" in f or "/recview/" in f], err
+        assert code in (1, -signal.SIGINT), err
+    else:
+        assert code in (130, -signal.SIGINT), err
+        assert err in ("", "recview: interrupted\n", "recview head: interrupted\n"), err
