@@ -509,7 +509,7 @@ class View:
             arr = self._array if self._mapped == self._count else self._arr()
             try:
                 return arr[key]
-            except IndexError:
+            except (IndexError, OverflowError):  # OverflowError: keys beyond int64
                 raise IndexError(
                     f"record index {key} is out of range for {self._count:,} records"
                 ) from None
@@ -852,8 +852,11 @@ class View:
         _check_int(step, "records")
         if step < 1:
             raise ValueError(f"records must be >= 1, got {step}")
+        # start=None is the end as the caller last saw it (len(view)), taken
+        # before refresh(): records appended since then are delivered too.
+        seen = self._count
         n = self.refresh()
-        pos = n if start is None else start
+        pos = seen if start is None else start
         _check_int(pos, "start")
         if pos > n:
             raise TruncatedError(

@@ -1,0 +1,29 @@
+"""follow(start=None) begins at len(view) as last seen; huge integer keys are IndexErrors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import recview as rv
+
+
+@pytest.mark.parametrize("mode", ["mmap", "pread"])
+def test_follow_without_start_delivers_records_appended_after_the_last_refresh(tmp_path, mode):
+    path = tmp_path / "log.bin"
+    np.arange(10, dtype="<u4").tofile(path)
+    with rv.open(path, "<u4", mode=mode) as view:
+        assert view.refresh() == 10
+        with open(path, "ab") as fh:
+            np.arange(10, 15, dtype="<u4").tofile(fh)
+        got = [int(x) for b in view.follow(timeout=0.2, poll=0.01) for x in b["f0"]]
+    assert got == [10, 11, 12, 13, 14]
+
+
+@pytest.mark.parametrize("mode", ["mmap", "pread"])
+@pytest.mark.parametrize("key", [2**63, -(2**63) - 1, 2**64, 10**30])
+def test_integer_keys_beyond_int64_are_index_errors(tmp_path, mode, key):
+    path = tmp_path / "d.bin"
+    np.arange(4, dtype="<u4").tofile(path)
+    with rv.open(path, "<u4", mode=mode) as view, pytest.raises(IndexError):
+        view[key]
