@@ -207,11 +207,24 @@ class View:
         self._old_maps: list[tuple[weakref.ref[Any], _mapping.Mapping]] = []
         self._lost_pages = False
         self._faults_seen = _mapping.fault_count()
-        fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: opening a FIFO that has no writer would block forever.
+        nonblock = getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | nonblock)
         try:
             st = os.fstat(fd)
             if stat.S_ISDIR(st.st_mode):
                 raise IsADirectoryError(21, "Is a directory", self._path)  # noqa: TRY301
+            if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+                raise LayoutError(  # noqa: TRY301
+                    f"{self._path}: not a regular file (a pipe, FIFO, socket or character "
+                    "device cannot be mapped or read at an offset); read it with "
+                    "rv.stream(open(path, 'rb'), schema)",
+                    path=self._path,
+                )
+            if nonblock:
+                import fcntl
+
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~nonblock)
             if lock:
                 import fcntl
 

@@ -27,3 +27,41 @@ def test_integer_keys_beyond_int64_are_index_errors(tmp_path, mode, key):
     np.arange(4, dtype="<u4").tofile(path)
     with rv.open(path, "<u4", mode=mode) as view, pytest.raises(IndexError):
         view[key]
+
+
+FIFO_SCRIPT = """
+import os, sys, recview as rv
+path = sys.argv[1]
+if sys.argv[2] == "writer":
+    w = os.open(path, os.O_RDWR)  # a writer with data in the pipe
+    os.write(w, bytes(16))
+try:
+    rv.open(path, "<u4")
+except rv.RecviewError as exc:
+    assert "rv.stream" in str(exc) and path in str(exc), exc
+    print("refused")
+"""
+
+
+@pytest.mark.parametrize("writer", ["none", "writer"])
+def test_open_refuses_a_fifo_at_once_pointing_to_stream(tmp_path, writer):
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "p.fifo"
+    os.mkfifo(fifo)
+    out = subprocess.run(
+        [sys.executable, "-c", FIFO_SCRIPT, str(fifo), writer],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "refused"
+
+
+def test_open_refuses_a_character_device():
+    with pytest.raises(rv.LayoutError, match="rv.stream"):
+        rv.open("/dev/zero", "<u4")
