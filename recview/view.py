@@ -37,6 +37,7 @@ from typing import Any, Literal, NoReturn
 import numpy as np
 
 from recview import _mapping
+from recview._npy import npy_layout
 from recview.errors import (
     ClosedError,
     GuardWarning,
@@ -66,7 +67,7 @@ _COLUMN_BLOCK_NBYTES = 256 << 10
 
 def open(  # the contract's name, shadowing the builtin on purpose
     path: str | os.PathLike[str],
-    schema: Any,
+    schema: Any = None,
     *,
     offset: int = 0,
     count: int | None = None,
@@ -80,8 +81,11 @@ def open(  # the contract's name, shadowing the builtin on purpose
     ----------
     path : str or os.PathLike
         The file.
-    schema : Schema, Record subclass, construct.Struct or dtype spec
+    schema : Schema, Record subclass, construct.Struct or dtype spec, optional
         The record layout (anything :func:`recview.as_schema` accepts).
+        ``None`` (the default) is for ``.npy`` files only: the schema, offset
+        and count come from the file's own header (:mod:`recview._npy`);
+        records are rows.
     offset : int
         Bytes before the first record (a file header).
     count : int, optional
@@ -125,6 +129,15 @@ def open(  # the contract's name, shadowing the builtin on purpose
     ...     print(len(view), view["price"].sum())
     2 19.25
     """
+    if schema is None:
+        if os.fspath(path).lower().endswith(".npy") and offset == 0 and count is None:
+            layout = npy_layout(path)
+            schema, offset, count = layout.schema, layout.offset, layout.count
+        else:
+            raise TypeError(
+                f"{os.fspath(path)}: rv.open needs a schema (only a .npy file, opened "
+                "without offset or count, describes its own records)"
+            )
     return View(
         path,
         as_schema(schema),
