@@ -28,6 +28,7 @@ this grammar: it never evaluates code.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import inspect
 import itertools
@@ -40,6 +41,7 @@ from typing import Any, ClassVar, TypeGuard
 
 import numpy as np
 
+from recview._bits import Bit, Storage, extract, value_dtype
 from recview.errors import SchemaError
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "Schema",
     "array",
     "as_schema",
+    "bits",
     "bytes_",
     "f2",
     "f2be",
@@ -191,15 +194,102 @@ def array(t: Any, n: int | Sequence[int]) -> _Array:
     if not shape:
         raise SchemaError("array(t, n): n must be a non-negative size or a non-empty shape")
     dims = tuple(_size(k, "array(t, n)") for k in shape)
-    return _Array(np.dtype((_atom_dtype(t, "array item"), dims)), _atom_alignment(t))
+    if isinstance(t, _BitsType):
+        raise SchemaError("array(t, n): an array of bits(...) is not supported; nest a Record")
+    item = t.schema if isinstance(t, type) and issubclass(t, Record) else t
+    return _Array(
+        np.dtype((_atom_dtype(t, "array item"), dims)),
+        _atom_alignment(t),
+        item if isinstance(item, Schema) else None,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class _Array:
-    """An ``array(t, n)`` field type: the dtype plus its item's C alignment."""
+    """An ``array(t, n)`` field type: the dtype plus its item's C alignment
+    (and its item's schema, whose bitfields the array's elements keep)."""
 
     dtype: np.dtype[Any]
     alignment: int
+    item: Schema | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _BitsType:
+    """A ``bits(storage, ...)`` field type: the storage dtype and its bitfields."""
+
+    dtype: np.dtype[Any]
+    storage: Storage
+
+
+def bits(storage: Any, /, **widths: int) -> _BitsType:
+    """One integer storage unit split into named bitfields, least significant bit first.
+
+    The fields take ``widths`` bits each, in keyword order, from bit 0 of the
+    storage *value* up: for a big-endian storage (``rv.u16be``) the numbering
+    follows the 16-bit value, so the first field is bit 0 of the value in
+    either byte order. Names starting with ``_`` (``_``, ``_1``, ``_spare``)
+    are unused bits, not fields. A signed storage (``rv.i16``) gives signed
+    (sign-extended) bitfields. The storage field itself is no leaf: its
+    bitfields are, as ``"flags.fin"``; read them with :meth:`Schema.get`.
+
+    Parameters
+    ----------
+    storage : integer type
+        ``rv.u8`` .. ``rv.u64be``, ``rv.i8`` .. ``rv.i64be``.
+    **widths : int
+        Bitfield name to width in bits (at least 1); together at most the
+        storage's bits.
+
+    Raises
+    ------
+    SchemaError
+        ``storage`` is no integer type, a width is not a positive integer, or
+        the widths need more bits than the storage has; the message names the
+        field.
+
+    Examples
+    --------
+    >>> import numpy as np, recview as rv
+    >>> class Tcp(rv.Record):
+    ...     seq: rv.u32be
+    ...     flags: rv.bits(rv.u16be, fin=1, syn=1, rst=1, psh=1, ack=1, urg=1, _=10)
+    >>> raw = np.array([(7, 0b010010)], dtype=Tcp.schema.dtype)
+    >>> Tcp.schema.get(raw, "flags.syn"), Tcp.schema.get(raw, "flags.ack")
+    (array([1], dtype=uint8), array([1], dtype=uint8))
+    >>> [f.path for f in Tcp.schema.fields()][:3]
+    ['seq', 'flags.fin', 'flags.syn']
+    """
+    dt = storage if isinstance(storage, np.dtype) else None
+    if dt is None or dt.kind not in "iu" or dt.itemsize not in (1, 2, 4, 8):
+        raise SchemaError(
+            f"bits(storage, ...): storage must be an integer type (rv.u8 .. rv.u64be, "
+            f"rv.i8 .. rv.i64be), got {storage!r}"
+        )
+    total = 8 * dt.itemsize
+    fields: list[Bit] = []
+    pos = 0
+    for name, width in widths.items():
+        if not _is_int(width) or width < 1:
+            raise SchemaError(
+                f"bitfield {name!r}: width must be a positive integer, got {width!r}", field=name
+            )
+        if pos + width > total:
+            raise SchemaError(
+                f"bitfield {name!r}: bits {pos}..{pos + int(width) - 1} do not fit the "
+                f"{total}-bit storage {dt.str} (the widths add up to "
+                f"{sum(int(w) for w in widths.values())} bits)",
+                field=name,
+            )
+        if not name.startswith("_"):
+            fields.append(Bit(name, pos, int(width), dt.kind == "i"))
+        pos += int(width)
+    if not fields:
+        raise SchemaError(
+            "bits(storage, ...): no named bitfields (names starting with '_' are unused bits)"
+        )
+    order = ">" if dt.byteorder == ">" else "<"
+    return _BitsType(dt, Storage(tuple(fields), order))
 
 
 def _size(n: object, what: str) -> int:
@@ -213,7 +303,7 @@ def _size(n: object, what: str) -> int:
 def _atom_dtype(t: Any, field: str) -> np.dtype[Any]:
     if isinstance(t, type) and issubclass(t, Record):
         return t.schema.dtype
-    if isinstance(t, _Array):
+    if isinstance(t, _Array | _BitsType):
         return t.dtype
     if isinstance(t, Schema):
         return t.dtype
@@ -232,6 +322,8 @@ def _atom_alignment(t: Any) -> int:
         return t._alignment_
     if isinstance(t, _Array):
         return t.alignment
+    if isinstance(t, Schema):
+        return _alignment(t.dtype)
     return _alignment(_atom_dtype(t, "field"))
 
 
@@ -301,6 +393,7 @@ class Record:
         names: list[str] = []
         formats: list[np.dtype[Any]] = []
         offsets: list[int] = []
+        bitmap: dict[str, Storage] = {}
         pos = 0
         max_align = 1
         for name, t in fields:
@@ -318,12 +411,24 @@ class Record:
             formats.append(dt)
             offsets.append(pos)
             pos += dt.itemsize
+            # bitfields: this field's own, or those of a nested record (or of
+            # each element of an array of records), under this field's path
+            inner = t.schema if isinstance(t, type) and issubclass(t, Record) else t
+            if isinstance(inner, _Array):
+                inner = inner.item
+            if isinstance(inner, _BitsType):
+                bitmap[name] = inner.storage
+            elif isinstance(inner, Schema):
+                bitmap.update((f"{name}.{p}", b) for p, b in inner.bitfields.items())
         if not names:
             raise SchemaError(f"Record {cls.__name__} declares no fields")
         itemsize = _round_up(pos, max_align) if align else pos
         cls._alignment_ = max_align
         spec = {"names": names, "formats": formats, "offsets": offsets, "itemsize": itemsize}
-        cls.schema = Schema.from_dtype(spec)
+        dtype = _to_dtype(spec)
+        cls.schema = Schema._from_parts(
+            dtype, unions=frozenset(_union_paths(dtype, "")), bitfields=bitmap
+        )
 
 
 def _alignment(dt: np.dtype[Any]) -> int:
@@ -352,33 +457,159 @@ def _alignment(dt: np.dtype[Any]) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class FieldInfo:
-    """One leaf field of a schema.
+    """One leaf field of a schema: what a consumer needs to read its values.
+
+    A byte field is a scalar or an array of scalars at a byte offset. A
+    bitfield is ``bit_width`` bits from bit ``bit_offset`` (least significant
+    bit = 0) of its *storage* field's value; its ``offset`` and ``dtype`` are
+    the storage's. Through arrays of records (``legs: Leg[2]``) a leaf is the
+    member in every element (``legs.px``, shape ``(2,)``), and ``offset`` is
+    that of the first element.
 
     Attributes
     ----------
     path : str
-        Dotted path (``"hdr.ts"``).
+        Dotted path (``"hdr.ts"``, ``"legs.px"``, ``"flags.syn"``).
     offset : int
-        Byte offset of the field from the start of the record.
+        Byte offset from the start of the record (of the first element, and
+        of the storage unit for a bitfield).
     dtype : numpy.dtype
-        Scalar type of one element.
+        Scalar type of one element (of the storage unit for a bitfield: an
+        integer type, or ``V<n>`` for a C run of another length).
     shape : tuple of int
-        Array shape (``()`` for a scalar field); nested subarrays are combined.
+        Array shape (``()`` for a scalar field): the shapes of the arrays of
+        records on the way, then the field's own, combined in that order.
+    bit_offset : int or None
+        For a bitfield, its lowest bit in the storage value; None otherwise.
+    bit_width : int or None
+        For a bitfield, its width in bits; None for a byte field.
+    signed : bool
+        For a bitfield, whether its values are sign-extended.
+    storage : str or None
+        For a bitfield, the dotted dtype path of its storage field (``"flags"``,
+        or a hidden ``"_bits@4"`` for C bitfields); None otherwise.
+    bit_order : str or None
+        For a bitfield, the byte order in which the storage bytes form the
+        value its bits are numbered in (``"<"`` or ``">"``).
+    strides : tuple of int or None
+        Bytes between elements along each axis of ``shape`` within one record
+        (an array of records steps by its record size); None means C-contiguous.
+        Leaves inside arrays of records are *not* contiguous: their
+        ``nbytes`` are spread over :meth:`element_offsets`.
     """
 
     path: str
     offset: int
     dtype: np.dtype[Any]
     shape: tuple[int, ...]
+    bit_offset: int | None = None
+    bit_width: int | None = None
+    signed: bool = False
+    storage: str | None = None
+    bit_order: str | None = None
+    strides: tuple[int, ...] | None = None
 
     @property
     def nbytes(self) -> int:
-        """Bytes the field takes in each record."""
+        """Bytes the field takes in each record (its storage's, for a bitfield)."""
         return int(self.dtype.itemsize * int(np.prod(self.shape, dtype=np.int64)))
 
+    @property
+    def is_bitfield(self) -> bool:
+        """Whether this leaf is a bitfield (values computed, not viewed)."""
+        return self.bit_width is not None
 
-def _rebuild(dtype: np.dtype[Any], unions: frozenset[str], enums: Any) -> Schema:
-    return Schema._from_parts(dtype, unions=unions, enums=enums)
+    @property
+    def value_dtype(self) -> np.dtype[Any]:
+        """The type :meth:`get` returns: ``dtype``, or for a bitfield the
+        smallest native integer type holding ``bit_width`` bits."""
+        if self.bit_width is None:
+            return self.dtype
+        return value_dtype(self.bit_width, self.signed)
+
+    def element_names(self) -> list[str]:
+        """One name per scalar cell, in C order: ``path`` for a scalar field,
+        ``path[i]`` or ``path[i][j]`` for an array (the column names of CSV,
+        pandas and CLI tables).
+
+        Examples
+        --------
+        >>> import recview as rv
+        >>> s = rv.Schema.from_dtype([("legs", [("px", "<f8")], (2,)), ("m", "<u1", (2, 2))])
+        >>> [f.element_names() for f in s.fields()]
+        [['legs.px[0]', 'legs.px[1]'], ['m[0][0]', 'm[0][1]', 'm[1][0]', 'm[1][1]']]
+        """
+        if not self.shape:
+            return [self.path]
+        return [self.path + "".join(f"[{i}]" for i in idx) for idx in np.ndindex(*self.shape)]
+
+    def element_offsets(self) -> list[int]:
+        """Byte offset from the record start of each element, in C order (the
+        order of :meth:`element_names`); each element takes ``dtype.itemsize``
+        bytes.
+
+        Examples
+        --------
+        >>> import recview as rv
+        >>> s = rv.Schema.from_dtype([("t", "<u2"), ("x", [("a", "<u2"), ("b", ">f4")], (2,))])
+        >>> [(f.path, f.element_offsets()) for f in s.fields()]
+        [('t', [0]), ('x.a', [2, 8]), ('x.b', [4, 10])]
+        """
+        strides = self.strides
+        if strides is None:
+            strides = _c_strides(self.shape, self.dtype.itemsize)
+        return [
+            self.offset + sum(i * k for i, k in zip(idx, strides, strict=True))
+            for idx in np.ndindex(*self.shape)
+        ]
+
+    def get(self, arr: Any) -> np.ndarray[Any, Any]:
+        """This field's values in ``arr``, a structured array (or record) of
+        the schema's dtype: shape ``arr.shape + self.shape``.
+
+        A byte field gives a zero-copy strided view of ``arr``; a bitfield, a
+        read-only array of :attr:`value_dtype` computed in one vectorized pass.
+
+        Examples
+        --------
+        >>> import numpy as np, recview as rv
+        >>> s = rv.Schema.from_dtype([("legs", [("px", "<f8"), ("qty", "<u4")], (2,))])
+        >>> a = np.zeros(3, s.dtype)
+        >>> px = s.fields()[0].get(a)
+        >>> px.shape, np.shares_memory(px, a)
+        ((3, 2), True)
+        """
+        values = _walk(arr, self.storage or self.path)
+        if self.bit_width is None:
+            view: np.ndarray[Any, Any] = values
+            return view
+        assert self.bit_offset is not None
+        return extract(
+            values, self.dtype, self.bit_order or "<", self.bit_offset, self.bit_width, self.signed
+        )
+
+
+def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    out: list[int] = []
+    step = itemsize
+    for k in reversed(shape):
+        out.append(step)
+        step *= k
+    return tuple(reversed(out))
+
+
+def _walk(arr: Any, path: str) -> Any:
+    """``arr["a"]["b"]...`` for a dotted dtype path: a strided view (numpy's
+    field indexing reaches through arrays of records, adding their axes)."""
+    for part in path.split("."):
+        arr = arr[part]
+    return arr
+
+
+def _rebuild(
+    dtype: np.dtype[Any], unions: frozenset[str], enums: Any, bitfields: Any = None
+) -> Schema:
+    return Schema._from_parts(dtype, unions=unions, enums=enums, bitfields=bitfields)
 
 
 class Schema:
@@ -398,11 +629,13 @@ class Schema:
     True
     """
 
-    __slots__ = ("_dtype", "_enums", "_hash", "_unions")
+    __slots__ = ("_bitfields", "_dtype", "_enums", "_hash", "_leaves", "_unions")
     _dtype: np.dtype[Any]
     _unions: frozenset[str]
     _enums: Mapping[str, Mapping[int, str]]
+    _bitfields: Mapping[str, Storage]
     _hash: int
+    _leaves: tuple[tuple[FieldInfo, ...], Mapping[str, FieldInfo]] | None
 
     def __init__(self) -> None:
         raise TypeError("use Schema.from_dtype/from_construct/from_c/from_json or rv.Record")
@@ -414,14 +647,18 @@ class Schema:
         *,
         unions: frozenset[str] | Sequence[str] = frozenset(),
         enums: Mapping[str, Mapping[int, str]] | None = None,
+        bitfields: Mapping[str, Storage] | None = None,
     ) -> Schema:
         unions = frozenset(unions)
         dtype = _canonical(dtype, unions, "")
+        bit_map, bit_leaves = _check_bitfields(dtype, unions, bitfields or {})
         enum_map: dict[str, Mapping[int, str]] = {}
         for path, mapping in (enums or {}).items():
             # a path may run through arrays of records ("slots.kind"): it names
             # the field in every element
             leaf = _lookup_base(dtype, path)
+            if path in bit_leaves:
+                leaf = np.dtype("u1")  # a bitfield: an integer too
             if leaf is None or leaf.names is not None or leaf.kind not in "iub":
                 raise SchemaError(
                     f"enum names given for {path!r}, which is not an integer field", field=path
@@ -434,10 +671,13 @@ class Schema:
         object.__setattr__(self, "_dtype", dtype)
         object.__setattr__(self, "_unions", unions)
         object.__setattr__(self, "_enums", MappingProxyType(enum_map))
+        object.__setattr__(self, "_bitfields", MappingProxyType(bit_map))
+        object.__setattr__(self, "_leaves", None)
         key = (
             dtype,
             unions,
             tuple(sorted((k, tuple(sorted(v.items()))) for k, v in enum_map.items())),
+            tuple(sorted(bit_map.items())),
         )
         object.__setattr__(self, "_hash", hash(key))
         return self
@@ -450,6 +690,8 @@ class Schema:
 
     def __reduce__(self) -> tuple[Any, ...]:
         enums = {k: dict(v) for k, v in self._enums.items()}
+        if self._bitfields:
+            return (_rebuild, (self._dtype, self._unions, enums, dict(self._bitfields)))
         return (_rebuild, (self._dtype, self._unions, enums))
 
     def __eq__(self, other: object) -> bool:
@@ -460,6 +702,7 @@ class Schema:
             and self._unions == other._unions
             and {k: dict(v) for k, v in self._enums.items()}
             == {k: dict(v) for k, v in other._enums.items()}
+            and dict(self._bitfields) == dict(other._bitfields)
         )
 
     def __hash__(self) -> int:
@@ -471,6 +714,8 @@ class Schema:
             extra += f", unions={sorted(self._unions)!r}"
         if self._enums:
             extra += f", enums={ {k: dict(v) for k, v in self._enums.items()}!r}"
+        if self._bitfields:
+            extra += f", bitfields={dict(self._bitfields)!r}"
         if extra:
             return f"Schema._from_parts(np.dtype({_dtype_spec(self._dtype)!r}){extra})"
         return f"Schema.from_dtype({_dtype_spec(self._dtype)!r})"
@@ -504,17 +749,132 @@ class Schema:
         """Display names of integer values, by dotted field path."""
         return self._enums
 
+    @property
+    def bitfields(self) -> Mapping[str, Storage]:
+        """The bitfields of each storage field, by the storage's dotted dtype path."""
+        return self._bitfields
+
+    def _leaf_index(self) -> tuple[tuple[FieldInfo, ...], Mapping[str, FieldInfo]]:
+        if self._leaves is None:
+            leaves = sorted(
+                _leaves(self._dtype, "", 0, (), self._bitfields), key=lambda f: f.offset
+            )
+            index = (tuple(leaves), MappingProxyType({f.path: f for f in leaves}))
+            object.__setattr__(self, "_leaves", index)
+            return index
+        return self._leaves
+
     def fields(self) -> list[FieldInfo]:
-        """The leaf fields in layout order, with dotted paths and absolute offsets.
+        """Every leaf of the record, in offset order: the one field model.
+
+        Leaves are the scalar (or scalar-array) fields, reached through nested
+        records and through arrays of records, whose shapes they take on
+        (``legs: Leg[2]`` gives ``legs.px`` and ``legs.qty``, shape ``(2,)``,
+        at the first element's offsets), and the bitfields (a storage field
+        with bitfields is no leaf itself). Members of a union are leaves too,
+        so their offsets overlap. Leaves at one offset keep declaration order.
+        Columns, interop and the CLI all use this list; :meth:`get` (or
+        :meth:`FieldInfo.get`) reads one leaf's values.
 
         Examples
         --------
         >>> import recview as rv
-        >>> s = rv.Schema.from_dtype([("hdr", [("ts", "<u8")]), ("v", "<f4", (3,))])
+        >>> s = rv.Schema.from_dtype([("hdr", [("ts", "<u8")]), ("v", "<f4", (3,)),
+        ...                           ("legs", [("px", "<f8"), ("qty", "<u4")], (2,))])
         >>> [(f.path, f.offset, f.shape) for f in s.fields()]
-        [('hdr.ts', 0, ()), ('v', 8, (3,))]
+        [('hdr.ts', 0, ()), ('v', 8, (3,)), ('legs.px', 20, (2,)), ('legs.qty', 28, (2,))]
         """
-        return list(_leaves(self._dtype, "", 0, ()))
+        return list(self._leaf_index()[0])
+
+    def field(self, path: str) -> FieldInfo:
+        """The leaf at dotted ``path`` (see :meth:`fields`).
+
+        Raises
+        ------
+        SchemaError
+            ``path`` is no leaf; the message lists close matches.
+
+        Examples
+        --------
+        >>> import recview as rv
+        >>> rv.Schema.from_dtype([("a", "<u2", (3,))]).field("a").nbytes
+        6
+        """
+        info = self._leaf_index()[1].get(path)
+        if info is None:
+            raise self._unknown(path)
+        return info
+
+    def _unknown(self, path: str) -> SchemaError:
+        leaves = list(self._leaf_index()[1])
+        close = difflib.get_close_matches(path, leaves, n=5, cutoff=0.6)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        shown = ", ".join(leaves[:20]) + (", ..." if len(leaves) > 20 else "")
+        return SchemaError(f"no field {path!r} in the schema{hint} (fields: {shown})", field=path)
+
+    def get(self, arr: Any, path: str) -> np.ndarray[Any, Any]:
+        """The values of the field at dotted ``path`` in ``arr``.
+
+        ``arr`` is any structured array (or record) of this schema's dtype: a
+        view's array, a batch, a ``stream`` batch. The result has shape
+        ``arr.shape + field shape``.
+
+        Parameters
+        ----------
+        arr : numpy.ndarray or numpy.void
+            Records of :attr:`dtype`.
+        path : str
+            A leaf of :meth:`fields` (``"legs.px"``, ``"flags.syn"``), or any
+            other field of the dtype (``"hdr"``, ``"legs"``, a storage field).
+
+        Returns
+        -------
+        numpy.ndarray
+            For a byte field, a zero-copy strided view of ``arr``
+            (``arr["legs"]["px"]``); for a bitfield, a read-only array of the
+            smallest integer type holding its width (signed when it is),
+            computed by vectorized shifts over its storage in one pass.
+
+        Raises
+        ------
+        SchemaError
+            ``path`` names no field (the message lists close matches), or
+            ``arr`` has no such field.
+
+        Examples
+        --------
+        >>> import numpy as np, recview as rv
+        >>> class Leg(rv.Record):
+        ...     px: rv.f64
+        ...     qty: rv.u32
+        >>> class Order(rv.Record):
+        ...     id: rv.u32
+        ...     legs: rv.array(Leg, 2)
+        ...     flags: rv.bits(rv.u8, buy=1, level=3, _=4)
+        >>> a = np.zeros(4, Order.schema.dtype)
+        >>> a["flags"] = 0b1011
+        >>> px = Order.schema.get(a, "legs.px")
+        >>> px.shape, np.shares_memory(px, a), Order.schema.get(a, "flags.level")
+        ((4, 2), True, array([5, 5, 5, 5], dtype=uint8))
+        >>> Order.schema.get(a, "legs.pq")
+        Traceback (most recent call last):
+        ...
+        recview.errors.SchemaError: no field 'legs.pq' in the schema; did you mean 'legs.px', 'legs.qty'? (fields: id, legs.px, legs.qty, flags.buy, flags.level)
+        """
+        info = self._leaf_index()[1].get(path)
+        try:
+            if info is not None:
+                return info.get(arr)
+            if path and _lookup_base(self._dtype, path) is not None:
+                out: np.ndarray[Any, Any] = _walk(arr, path)
+                return out
+        except (KeyError, ValueError, IndexError) as err:
+            raise SchemaError(
+                f"field {path!r}: the array (dtype {getattr(arr, 'dtype', type(arr))}) has no "
+                f"such field: {err}",
+                field=path,
+            ) from err
+        raise self._unknown(path)
 
     # -- constructors ------------------------------------------------------
 
@@ -875,19 +1235,127 @@ def _canonical_field(fdt: np.dtype[Any], unions: frozenset[str], fpath: str) -> 
     return out
 
 
-def _leaves(dt: np.dtype[Any], path: str, base: int, shape: tuple[int, ...]) -> Iterator[FieldInfo]:
+def _leaves(
+    dt: np.dtype[Any],
+    path: str,
+    base: int,
+    shape: tuple[int, ...],
+    bitfields: Mapping[str, Storage] = MappingProxyType({}),
+    strides: tuple[int, ...] = (),
+) -> Iterator[FieldInfo]:
+    """Leaves of the record ``dt`` at dotted ``path``, byte offset ``base``,
+    inside arrays of records of combined ``shape`` (and byte ``strides``), in
+    declaration order."""
     assert dt.names is not None
+    if len(strides) != len(shape):
+        strides = _c_strides(shape, dt.itemsize)
     for name in dt.names:
         fdt, off = _fields(dt)[name][:2]
         fpath = f"{path}.{name}" if path else name
         fshape = shape
+        fstrides = strides
         while fdt.subdtype is not None:
             fdt, sub = fdt.subdtype
             fshape = fshape + tuple(sub)
-        if fdt.names is not None and not fshape:
-            yield from _leaves(fdt, fpath, base + int(off), ())
+            fstrides = fstrides + _c_strides(tuple(sub), fdt.itemsize)
+        storage = bitfields.get(fpath)
+        if fdt.names is not None:
+            # arrays of records too: each member is a leaf in every element
+            yield from _leaves(fdt, fpath, base + int(off), fshape, bitfields, fstrides)
+        elif storage is not None:
+            parent = path if storage.anonymous else fpath
+            for b in storage.fields:
+                yield FieldInfo(
+                    f"{parent}.{b.name}" if parent else b.name,
+                    base + int(off),
+                    fdt,
+                    fshape,
+                    bit_offset=b.lsb,
+                    bit_width=b.width,
+                    signed=b.signed,
+                    storage=fpath,
+                    bit_order=storage.order,
+                    strides=fstrides,
+                )
         else:
-            yield FieldInfo(fpath, base + int(off), fdt, fshape)
+            yield FieldInfo(fpath, base + int(off), fdt, fshape, strides=fstrides)
+
+
+def _check_bitfields(
+    dtype: np.dtype[Any], unions: frozenset[str], bitfields: Mapping[str, Storage]
+) -> tuple[dict[str, Storage], set[str]]:
+    """Validate the bitfields of each storage path against ``dtype``; returns
+    them in canonical form (the byte order of an integer storage is its
+    dtype's) and the dotted paths of the bitfield leaves."""
+    out: dict[str, Storage] = {}
+    leaf_paths: set[str] = set()
+    taken: dict[str, set[str]] = {}  # parent path -> names used at that level
+    for spath, storage in sorted(bitfields.items()):
+        if not isinstance(storage, Storage):
+            raise SchemaError(f"bitfields of {spath!r} must be a Storage", field=spath)
+        sdt = _lookup_base(dtype, spath) if spath else None
+        ok = (
+            sdt is not None
+            and sdt.names is None
+            and ((sdt.kind in "iu" and sdt.itemsize in (1, 2, 4, 8)) or sdt.kind == "V")
+        )
+        if not ok or sdt is None:
+            raise SchemaError(
+                f"bitfield storage {spath!r} is not an integer (or V<n>) field of the record",
+                field=spath,
+            )
+        if sdt.itemsize == 1:
+            order = "<"
+        elif sdt.kind == "V":
+            if storage.order not in ("<", ">"):
+                raise SchemaError(
+                    f"bitfield storage {spath!r}: order must be '<' or '>', got {storage.order!r}",
+                    field=spath,
+                )
+            order = storage.order
+        else:
+            order = sdt.byteorder
+        parent, _, sname = spath.rpartition(".")
+        level = parent if storage.anonymous else spath
+        names = taken.setdefault(level, set())
+        if storage.anonymous and not names:
+            pdt = _lookup_base(dtype, parent)
+            assert pdt is not None
+            assert pdt.names is not None
+            names.update(n for n in pdt.names if n != sname)
+        if not storage.fields:
+            raise SchemaError(f"bitfield storage {spath!r} has no bitfields", field=spath)
+        nbits = 8 * sdt.itemsize
+        spans: list[tuple[int, int, str]] = []
+        for b in storage.fields:
+            bpath = f"{level}.{b.name}" if level else b.name
+            if not isinstance(b.name, str) or not b.name or "." in b.name:  # type: ignore[redundant-expr]
+                raise SchemaError(
+                    f"bitfield {bpath!r}: names must be non-empty strings without '.'", field=bpath
+                )
+            if b.name in names:
+                raise SchemaError(f"bitfield {bpath!r} is declared twice", field=bpath)
+            names.add(b.name)
+            if not (_is_int(b.width) and _is_int(b.lsb) and isinstance(b.signed, bool)):
+                raise SchemaError(f"bitfield {bpath!r}: invalid bit range {b!r}", field=bpath)
+            if not (1 <= b.width <= 64 and b.lsb >= 0 and b.lsb + b.width <= nbits):
+                raise SchemaError(
+                    f"bitfield {bpath!r}: bits {b.lsb}..{b.lsb + b.width - 1} are outside the "
+                    f"{nbits}-bit storage {spath!r}",
+                    field=bpath,
+                )
+            spans.append((b.lsb, b.lsb + b.width, bpath))
+            leaf_paths.add(bpath)
+        if parent not in unions:  # union members may share bits, as C's do
+            spans.sort()
+            for (_a0, a1, apath), (b0, _b1, bpath) in itertools.pairwise(spans):
+                if b0 < a1:
+                    raise SchemaError(
+                        f"bitfield {bpath!r} (from bit {b0}) overlaps bitfield {apath!r}",
+                        field=bpath,
+                    )
+        out[spath] = Storage(tuple(storage.fields), order, storage.anonymous)
+    return out, leaf_paths
 
 
 def _lookup(dt: np.dtype[Any], path: str) -> np.dtype[Any] | None:

@@ -37,15 +37,19 @@ from tests.strategies import (
 )
 
 
-def spec_leaves(spec: RecordSpec, base: int = 0, prefix: str = "") -> list[tuple[Any, ...]]:
-    """(path, absolute offset, scalar dtype, shape) of every leaf, from the spec alone."""
+def spec_leaves(
+    spec: RecordSpec, base: int = 0, prefix: str = "", shape: tuple[int, ...] = ()
+) -> list[tuple[Any, ...]]:
+    """(path, absolute offset, scalar dtype, shape) of every leaf, from the spec
+    alone; arrays of records give their members the array's shape, first."""
     out: list[tuple[Any, ...]] = []
     for f in spec.fields:
         path = f"{prefix}{f.name}"
-        if isinstance(f.type, RecordSpec) and not f.shape:
-            out.extend(spec_leaves(f.type, base + f.offset, path + "."))
+        fshape = shape + tuple(f.shape)
+        if isinstance(f.type, RecordSpec):
+            out.extend(spec_leaves(f.type, base + f.offset, path + ".", fshape))
         else:
-            out.append((path, base + f.offset, f.type.dtype, f.shape))
+            out.append((path, base + f.offset, f.type.dtype, fshape))
     return out
 
 

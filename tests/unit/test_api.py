@@ -39,6 +39,8 @@ CONTRACT = [
     "bytes_",
     "pad",
     "array",
+    "bits",
+    "FieldInfo",
     "open_frames",
     "Frames",
     "formats",
@@ -69,6 +71,8 @@ def test_schema_members():
         "from_construct",
         "from_c",
         "from_json",
+        "fields",
+        "get",
     ):
         assert hasattr(s, name), name
 
