@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -101,6 +101,31 @@ def _ascii(raw: bytes) -> str:
     return "".join(chr(b) if 32 <= b < 127 else "." for b in raw)
 
 
+def _flatten(value: Any) -> list[Any]:
+    """The scalars of nested lists, in C order."""
+    if not isinstance(value, list):
+        return [value]
+    return [v for item in value for v in _flatten(item)]
+
+
+def _inspect_rows(schema: Schema, rec: NDArray) -> list[tuple[int, int, str, str, str]]:
+    """``(offset, nbytes, label, type, value)`` of each field of one record, in
+    byte order. A leaf inside an array of records is not contiguous: each of
+    its elements is its own row (``legs.px[1]``), under its own bytes."""
+    rows: list[tuple[int, int, str, str, str]] = []
+    for f in schema.fields():
+        values = Column(f, schema.enums.get(f.path)).values(rec)[0]
+        if f.strides is None:
+            typ = f.dtype.str + (str(list(f.shape)) if f.shape else "")
+            rows.append((f.offset, f.nbytes, f.path, typ, text_of(values)))
+            continue
+        flat = _flatten(values)
+        for name, off, v in zip(f.element_names(), f.element_offsets(), flat, strict=True):
+            rows.append((off, f.dtype.itemsize, name, f.dtype.str, text_of(v)))
+    rows.sort(key=lambda r: (r[0], r[2]))
+    return rows
+
+
 def _inspect_record(
     out: TextIO,
     schema: Schema,
@@ -117,9 +142,9 @@ def _inspect_record(
         f"{mark} {st.bold}record {index:,}{st.reset}  at byte offset {file_offset:,}"
         f" (0x{file_offset:x})\n"
     )
-    fields = sorted(schema.fields(), key=lambda f: (f.offset, f.path))
-    name_w = max([9, *(len(f.path) for f in fields)])
-    type_w = max([4, *(len(f.dtype.str) + (len(str(f.shape)) if f.shape else 0) for f in fields)])
+    rows = _inspect_rows(schema, rec)
+    name_w = max([9, *(len(r[2]) for r in rows)])
+    type_w = max([4, *(len(r[3]) for r in rows)])
     hex_w = 3 * HEX_PER_LINE - 1
 
     def emit(start: int, chunk: bytes, label: str, typ: str, value: str, style: str) -> None:
@@ -133,15 +158,13 @@ def _inspect_record(
             out.write(text.rstrip() + "\n")
 
     end = 0
-    for f in fields:
-        if f.offset > end:
-            gap = raw[end : f.offset]
+    for offset, nbytes, label, typ, shown in rows:
+        if offset > end:
+            gap = raw[end:offset]
             note = "" if not any(gap) else "not zero: a field missing from the schema?"
             emit(end, gap, "(padding)", "", note, st.dim)
-        shown = text_of(Column(f, schema.enums.get(f.path)).values(rec)[0])
-        typ = f.dtype.str + (str(list(f.shape)) if f.shape else "")
-        emit(f.offset, raw[f.offset : f.offset + f.nbytes], f.path, typ, shown, st.cyan)
-        end = max(end, f.offset + f.nbytes)
+        emit(offset, raw[offset : offset + nbytes], label, typ, shown, st.cyan)
+        end = max(end, offset + nbytes)
     if end < schema.itemsize:
         gap = raw[end:]
         note = "" if not any(gap) else "not zero: a field missing from the schema?"

@@ -152,6 +152,7 @@ def test_native_region_refuses_writable_buffer(data_fd: int) -> None:
 def test_close_with_live_arrays_does_not_raise_and_arrays_stay_valid(
     backend: str, data_fd: int
 ) -> None:
+    gc.collect()  # regions earlier tests left to the collector go now, not mid-test
     live_before = _live()
     m = _mapping.Mapping(data_fd, 7, 3 * GRAN)
     arr = np.frombuffer(m.buffer, dtype=np.uint8)
@@ -173,6 +174,7 @@ def test_close_with_live_arrays_does_not_raise_and_arrays_stay_valid(
 
 
 def test_close_without_arrays_unmaps_now(backend: str, data_fd: int) -> None:
+    gc.collect()
     live_before = _live()
     m = _mapping.Mapping(data_fd, 0, GRAN)
     if backend == "native":
@@ -184,6 +186,7 @@ def test_close_without_arrays_unmaps_now(backend: str, data_fd: int) -> None:
 
 
 def test_arrays_outlive_the_mapping_object(backend: str, data_fd: int) -> None:
+    gc.collect()
     live_before = _live()
     arr = np.frombuffer(_mapping.Mapping(data_fd, 1, 1000).buffer, dtype=np.uint8)
     gc.collect()
@@ -303,6 +306,7 @@ def test_mapping_survives_closing_the_descriptor(backend: str, tmp_path: Path) -
 def test_registry_full_is_a_clear_error_and_slots_are_reused(data_fd: int) -> None:
     from recview import _guard
 
+    gc.collect()
     live_before = _live()
     regions: list[_guard.Region] = []
     with pytest.raises(OSError, match="too many guarded mappings"):  # noqa: PT012
@@ -319,6 +323,7 @@ def test_registry_full_is_a_clear_error_and_slots_are_reused(data_fd: int) -> No
 
 
 def test_concurrent_open_read_close_from_threads(backend: str, data_fd: int) -> None:
+    gc.collect()
     live_before = _live()
     errors: list[BaseException] = []
 

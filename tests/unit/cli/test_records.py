@@ -266,7 +266,14 @@ def test_arrays_of_records_are_shown_member_by_member(tmp_path, capsys):
     first = json.loads(capsys.readouterr().out.splitlines()[0])
     assert first == {"t": 5, "x.a": [1, 2], "x.b": [0.5, 1.5]}
     assert cli_main(["inspect", str(path), "-s", str(schema), "--record", "1"]) == 0
-    assert "[(3, 2.5), (4, 3.5)]" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # each element of an array of records is its own row, under its own bytes
+    rec1 = out.split("> record 1")[1].split("record 2")[0]
+    assert "+2     03 00 " in rec1 and "x.a[0]" in rec1
+    assert "+4     40 20 00 00 " in rec1 and "x.b[0]" in rec1
+    assert "+8     04 00 " in rec1 and "x.a[1]" in rec1
+    assert "+10    40 60 00 00 " in rec1 and "x.b[1]" in rec1
+    assert rec1.index("x.b[0]") < rec1.index("x.a[1]")
     out = tmp_path / "aos.csv"
     assert cli_main(["convert", str(path), "-s", str(schema), "-o", str(out), "-q"]) == 0
     assert out.read_text().splitlines()[3] == "7,5,6,4.5,5.5"
