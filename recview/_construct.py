@@ -8,11 +8,14 @@ come out right). ``construct_from_dtype`` goes the other way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import construct as c
 import numpy as np
 
+from recview._bits import Bit, Storage
 from recview.errors import SchemaError
 
 _FMT_KIND = {
@@ -69,22 +72,93 @@ def _unsized(con: Any, path: str) -> tuple[Any, str]:
     return con, path
 
 
-def dtype_from_construct(struct: Any) -> tuple[np.dtype[Any], dict[str, dict[int, str]]]:
-    """Compile a fixed-size ``construct.Struct`` to a structured dtype and enum names."""
+class _Found(dict[str, dict[int, str]]):
+    """Enum names by path (the dict itself), and the bitfields of each
+    storage field found on the way (``bits``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bits: dict[str, Storage] = {}
+
+
+def dtype_from_construct(
+    struct: Any,
+) -> tuple[np.dtype[Any], dict[str, dict[int, str]], dict[str, Storage]]:
+    """Compile a fixed-size ``construct.Struct`` to a structured dtype, enum
+    names and bitfields (``BitStruct`` members)."""
     inner = _unrenamed(struct)
-    enums: dict[str, dict[int, str]] = {}
+    enums = _Found()
     if isinstance(inner, c.Padded) and isinstance(_unrenamed(inner.subcon), c.Union):
         # a union as the record (what Schema.to_construct gives for one)
-        return _union(_unrenamed(inner.subcon), _sizeof(inner, ""), "", enums), enums
+        dt = _union(_unrenamed(inner.subcon), _sizeof(inner, ""), "", enums)
+        return dt, dict(enums), enums.bits
     if not isinstance(inner, c.Struct):
         raise SchemaError(f"from_construct expects a construct.Struct, got {_describe(struct)}")
-    dt = _struct(inner, "", enums)
-    if dt is None:
+    found = _struct(inner, "", enums)
+    if found is None:
         raise SchemaError("construct.Struct has no named fields")
-    return dt, enums
+    return found, dict(enums), enums.bits
 
 
-def _struct(con: Any, path: str, enums: dict[str, dict[int, str]]) -> np.dtype[Any] | None:
+def _bitstruct(con: Any) -> tuple[Any, str] | None:
+    """``(struct, order)`` when ``con`` is a ``BitStruct`` (big-endian: its
+    first bit is the most significant of the value) or a ``ByteSwapped``
+    ``BitStruct`` (the same, over the bytes of a little-endian value)."""
+    if not isinstance(con, c.Transformed):
+        return None
+    if con.decodefunc is c.lib.bytes2bits and isinstance(_unrenamed(con.subcon), c.Struct):
+        return _unrenamed(con.subcon), ">"
+    if con.decodefunc is c.lib.swapbytes:
+        inner = _bitstruct(_unrenamed(con.subcon))
+        if inner is not None and inner[1] == ">":
+            return inner[0], "<"
+    return None
+
+
+def _bits_leaf(struct: Any, order: str, nbytes: int, path: str, found: _Found) -> np.dtype[Any]:
+    """The storage dtype of a ``BitStruct`` of ``nbytes`` bytes; its members
+    become bitfields of ``path``, numbered from the value's least significant bit."""
+    total = 8 * nbytes
+    pos = 0  # bits taken so far, from the most significant
+    fields: list[Bit] = []
+    for sub in struct.subcons:
+        name = sub.name
+        inner = _unrenamed(sub)
+        width = int(sub.sizeof())  # in bits, inside a BitStruct
+        bpath = f"{path}.{name}" if name else path
+        if name:
+            if name.startswith("_"):
+                raise SchemaError(
+                    f"bitfield {bpath!r}: names starting with '_' are reserved by construct",
+                    field=bpath,
+                )
+            if isinstance(inner, c.BitsInteger):
+                if inner.swapped is not False:
+                    raise SchemaError(
+                        f"bitfield {bpath!r}: a byte-swapped BitsInteger is not supported",
+                        field=bpath,
+                    )
+                signed = bool(inner.signed)
+            elif type(inner).__name__ == "Flag":
+                signed = False
+            else:
+                raise SchemaError(
+                    f"bitfield {bpath!r} ({_describe(inner)}): a BitStruct may hold only "
+                    "BitsInteger, Flag and Padding",
+                    field=bpath,
+                )
+            if width:
+                fields.append(Bit(name, total - pos - width, width, signed))
+        pos += width  # Padding and unnamed members are unused bits
+    if not fields:
+        raise SchemaError(f"field {path!r}: BitStruct has no named bitfields", field=path)
+    found.bits[path] = Storage(tuple(fields), order)
+    if nbytes in (1, 2, 4, 8):
+        return np.dtype(f"{order if nbytes > 1 else '|'}u{nbytes}")
+    return np.dtype(f"V{nbytes}")
+
+
+def _struct(con: Any, path: str, enums: _Found) -> np.dtype[Any] | None:
     names: list[str] = []
     formats: list[np.dtype[Any]] = []
     offsets: list[int] = []
@@ -117,7 +191,7 @@ def _unrenamed(con: Any) -> Any:
     return con
 
 
-def _union(con: Any, size: int, path: str, enums: dict[str, dict[int, str]]) -> np.dtype[Any]:
+def _union(con: Any, size: int, path: str, enums: _Found) -> np.dtype[Any]:
     """A ``Padded(size, Union(...))``: every named member at offset 0."""
     names: list[str] = []
     formats: list[np.dtype[Any]] = []
@@ -141,10 +215,13 @@ def _union(con: Any, size: int, path: str, enums: dict[str, dict[int, str]]) -> 
     )
 
 
-def _leaf(con: Any, path: str, enums: dict[str, dict[int, str]]) -> np.dtype[Any] | None:
+def _leaf(con: Any, path: str, enums: _Found) -> np.dtype[Any] | None:
     """dtype of one subcon, or None if it is all padding / zero-size."""
     if isinstance(con, c.Renamed):
         return _leaf(con.subcon, path, enums)
+    bitstruct = _bitstruct(con)
+    if bitstruct is not None:
+        return _bits_leaf(*bitstruct, _sizeof(con, path), path, enums)
     if isinstance(con, c.Struct):
         return _struct(con, path, enums)
     if isinstance(con, c.Padded) and isinstance(_unrenamed(con.subcon), c.Union):
@@ -172,7 +249,9 @@ def _leaf(con: Any, path: str, enums: dict[str, dict[int, str]]) -> np.dtype[Any
             ("<" if con.swapped else ">") + ("i" if con.signed else "u") + str(con.length)
         )
     if isinstance(con, c.BitsInteger):
-        raise SchemaError(f"field {path!r}: bit fields (BitsInteger) are not supported", field=path)
+        raise SchemaError(
+            f"field {path!r}: a BitsInteger outside a BitStruct has no byte layout", field=path
+        )
     if con is c.Flag or type(con).__name__ == "Flag":
         return np.dtype("?")
     if isinstance(con, c.Bytes | c.StringEncoded | c.FixedSized):
@@ -197,8 +276,14 @@ def _leaf(con: Any, path: str, enums: dict[str, dict[int, str]]) -> np.dtype[Any
     raise SchemaError(f"field {path!r} ({_describe(con)}) has no numpy equivalent", field=path)
 
 
-def construct_from_dtype(dt: np.dtype[Any], unions: frozenset[str], path: str = "") -> Any:
-    """The ``construct.Struct`` that parses and builds exactly ``dt``'s bytes."""
+def construct_from_dtype(
+    dt: np.dtype[Any],
+    unions: frozenset[str],
+    path: str = "",
+    bitfields: Mapping[str, Storage] = MappingProxyType({}),
+) -> Any:
+    """The ``construct.Struct`` that parses and builds exactly ``dt``'s bytes
+    (a storage field with bitfields becomes a ``BitStruct``)."""
     assert dt.names is not None
     assert dt.fields is not None
     members = sorted(
@@ -208,7 +293,7 @@ def construct_from_dtype(dt: np.dtype[Any], unions: frozenset[str], path: str = 
         subs = []
         for off, name, fdt in members:
             fpath = f"{path}.{name}" if path else name
-            con = _con(fdt, unions, fpath)
+            con = _con(fdt, unions, fpath, bitfields)
             if off:
                 con = c.Struct(c.Padding(off), "value" / con)
             subs.append(name / con)
@@ -219,22 +304,49 @@ def construct_from_dtype(dt: np.dtype[Any], unions: frozenset[str], path: str = 
         if off > pos:
             fields.append(c.Padding(off - pos))
         fpath = f"{path}.{name}" if path else name
-        fields.append(name / _con(fdt, unions, fpath))
+        fields.append(name / _con(fdt, unions, fpath, bitfields))
         pos = off + fdt.itemsize
     if dt.itemsize > pos:
         fields.append(c.Padding(dt.itemsize - pos))
     return c.Struct(*fields)
 
 
-def _con(fdt: np.dtype[Any], unions: frozenset[str], path: str) -> Any:
+def _bitstruct_of(storage: Storage, nbytes: int, path: str) -> Any:
+    """A ``BitStruct`` (``ByteSwapped`` for a little-endian value) reading the
+    bitfields of one storage unit: most significant bits first, gaps as ``Padding``."""
+    top = 8 * nbytes
+    subs: list[Any] = []
+    for b in sorted(storage.fields, key=lambda b: -b.lsb):
+        if b.lsb + b.width > top:
+            raise SchemaError(
+                f"field {path!r}: overlapping bitfields have no construct form", field=path
+            )
+        if top > b.lsb + b.width:
+            subs.append(c.Padding(top - b.lsb - b.width))
+        subs.append(b.name / c.BitsInteger(b.width, signed=b.signed))
+        top = b.lsb
+    if top:
+        subs.append(c.Padding(top))
+    con = c.BitStruct(*subs)
+    return c.ByteSwapped(con) if storage.order == "<" and nbytes > 1 else con
+
+
+def _con(
+    fdt: np.dtype[Any],
+    unions: frozenset[str],
+    path: str,
+    bitfields: Mapping[str, Storage] = MappingProxyType({}),
+) -> Any:
     if fdt.subdtype is not None:
         base, shape = fdt.subdtype
-        con = _con(base, unions, path)
+        con = _con(base, unions, path, bitfields)
         for k in reversed(shape):
             con = c.Array(k, con)
         return con
     if fdt.names is not None:
-        return construct_from_dtype(fdt, unions, path)
+        return construct_from_dtype(fdt, unions, path, bitfields)
+    if path in bitfields:
+        return _bitstruct_of(bitfields[path], fdt.itemsize, path)
     key = f"{fdt.kind}{fdt.itemsize}"
     if fdt.kind == "b":
         return c.Flag

@@ -99,6 +99,9 @@ __all__ = [
 
 _JSON_FORMAT = "recview.schema"
 _JSON_VERSION = 1
+# Version 2 adds bitfields ("bits" on a storage field); a schema without
+# bitfields is still written as version 1, so older readers keep reading it.
+_JSON_VERSION_BITS = 2
 # numpy kinds a record field may have: fixed-size, no Python objects.
 _ALLOWED_KINDS = frozenset("biufcSUVMm")
 _SCALAR_RE = re.compile(
@@ -947,9 +950,11 @@ class Schema:
         """
         from recview import _construct
 
-        dtype, enums = _construct.dtype_from_construct(struct)
+        dtype, enums, bitfields = _construct.dtype_from_construct(struct)
         # a Padded Union's members all sit at offset 0: unions, as from_dtype sees them
-        return cls._from_parts(dtype, unions=frozenset(_union_paths(dtype, "")), enums=enums)
+        return cls._from_parts(
+            dtype, unions=frozenset(_union_paths(dtype, "")), enums=enums, bitfields=bitfields
+        )
 
     @classmethod
     def from_c(
@@ -1014,9 +1019,10 @@ class Schema:
         if fmt != _JSON_FORMAT:
             raise SchemaError(f"schema JSON 'format' must be {_JSON_FORMAT!r}, got {fmt!r}")
         version = doc.get("version", _JSON_VERSION)
-        if version != _JSON_VERSION:
-            raise SchemaError(f"unsupported schema JSON version {version!r} (expected 1)")
-        dtype = _struct_from_json(doc, "")
+        if version not in (_JSON_VERSION, _JSON_VERSION_BITS) or isinstance(version, bool):
+            raise SchemaError(f"unsupported schema JSON version {version!r} (expected 1 or 2)")
+        bitfields: dict[str, Storage] = {}
+        dtype = _struct_from_json(doc, "", bitfields if version == _JSON_VERSION_BITS else None)
         unions = doc.get("unions", [])
         if not isinstance(unions, list) or not all(isinstance(u, str) for u in unions):
             raise SchemaError("schema JSON 'unions' must be a list of dotted field paths")
@@ -1036,7 +1042,9 @@ class Schema:
                     )
                 entry[int(k)] = v
             enums[path] = entry
-        return cls._from_parts(dtype, unions=frozenset(unions), enums=enums)
+        return cls._from_parts(
+            dtype, unions=frozenset(unions), enums=enums, bitfields=bitfields
+        )
 
     # -- converters --------------------------------------------------------
 
@@ -1049,8 +1057,9 @@ class Schema:
         >>> rv.Schema.from_dtype([("a", "<u2")]).to_json()
         '{"format": "recview.schema", "version": 1, "itemsize": 2, "fields": [{"name": "a", "offset": 0, "type": "<u2"}]}'
         """
-        doc: dict[str, Any] = {"format": _JSON_FORMAT, "version": _JSON_VERSION}
-        doc.update(_struct_to_json(self._dtype))
+        version = _JSON_VERSION_BITS if self._bitfields else _JSON_VERSION
+        doc: dict[str, Any] = {"format": _JSON_FORMAT, "version": version}
+        doc.update(_struct_to_json(self._dtype, self._bitfields, ""))
         if self._unions:
             doc["unions"] = sorted(self._unions)
         if self._enums:
@@ -1078,7 +1087,7 @@ class Schema:
         """
         from recview import _construct
 
-        return _construct.construct_from_dtype(self._dtype, self._unions)
+        return _construct.construct_from_dtype(self._dtype, self._unions, "", self._bitfields)
 
 
 def as_schema(obj: Any) -> Schema:
@@ -1354,7 +1363,9 @@ def _check_bitfields(
                         f"bitfield {bpath!r} (from bit {b0}) overlaps bitfield {apath!r}",
                         field=bpath,
                     )
-        out[spath] = Storage(tuple(storage.fields), order, storage.anonymous)
+        # one spelling per layout: bitfields by bit position (lowest first)
+        ordered = tuple(sorted(storage.fields, key=lambda b: (b.lsb, b.width, b.name)))
+        out[spath] = Storage(ordered, order, storage.anonymous)
     return out, leaf_paths
 
 
@@ -1409,7 +1420,50 @@ def _fmt_spec(dt: np.dtype[Any]) -> Any:
     return _dtype_spec(dt)
 
 
-def _struct_to_json(dt: np.dtype[Any]) -> dict[str, Any]:
+def _bits_to_json(storage: Storage, fdt: np.dtype[Any], entry: dict[str, Any]) -> None:
+    entry["bits"] = [
+        {"name": b.name, "lsb": b.lsb, "width": b.width, **({"signed": True} if b.signed else {})}
+        for b in storage.fields
+    ]
+    if storage.anonymous:
+        entry["anonymous"] = True
+    if fdt.kind == "V" and fdt.itemsize > 1:
+        entry["order"] = storage.order
+
+
+def _bits_from_json(f: dict[str, Any], fpath: str) -> Storage:
+    bits = f["bits"]
+    if not isinstance(bits, list) or not bits:
+        raise SchemaError(f"field {fpath!r}: 'bits' must be a non-empty list", field=fpath)
+    out: list[Bit] = []
+    for i, b in enumerate(bits):
+        ok = (
+            isinstance(b, dict)
+            and isinstance(b.get("name"), str)
+            and _is_int(b.get("lsb"))
+            and _is_int(b.get("width"))
+            and isinstance(b.get("signed", False), bool)
+            and set(b) <= {"name", "lsb", "width", "signed"}
+        )
+        if not ok:
+            raise SchemaError(
+                f"field {fpath!r}: bits[{i}] must be an object with 'name', 'lsb', 'width' "
+                f"and optionally 'signed', got {b!r}",
+                field=fpath,
+            )
+        out.append(Bit(b["name"], b["lsb"], b["width"], b.get("signed", False)))
+    anonymous = f.get("anonymous", False)
+    order = f.get("order", "<")
+    if not isinstance(anonymous, bool) or order not in ("<", ">"):
+        raise SchemaError(
+            f"field {fpath!r}: 'anonymous' must be a boolean and 'order' '<' or '>'", field=fpath
+        )
+    return Storage(tuple(out), order, anonymous)
+
+
+def _struct_to_json(
+    dt: np.dtype[Any], bitfields: Mapping[str, Storage] = MappingProxyType({}), path: str = ""
+) -> dict[str, Any]:
     assert dt.names is not None
     fields = []
     for name in dt.names:
@@ -1419,14 +1473,23 @@ def _struct_to_json(dt: np.dtype[Any]) -> dict[str, Any]:
         while fdt.subdtype is not None:
             fdt, sub = fdt.subdtype
             shape += tuple(sub)
-        entry["type"] = _struct_to_json(fdt) if fdt.names is not None else fdt.str
+        fpath = f"{path}.{name}" if path else name
+        entry["type"] = (
+            _struct_to_json(fdt, bitfields, fpath) if fdt.names is not None else fdt.str
+        )
         if shape:
             entry["shape"] = list(shape)
+        if fpath in bitfields:
+            _bits_to_json(bitfields[fpath], fdt, entry)
         fields.append(entry)
     return {"itemsize": int(dt.itemsize), "fields": fields}
 
 
-def _struct_from_json(doc: Any, path: str) -> np.dtype[Any]:
+def _struct_from_json(
+    doc: Any, path: str, bitfields: dict[str, Storage] | None = None
+) -> np.dtype[Any]:
+    """The dtype of a JSON struct object; bitfields found on the way go into
+    ``bitfields`` (None: version 1, where "bits" is unknown)."""
     where = f"field {path!r}" if path else "schema JSON"
     if not isinstance(doc, dict):
         raise SchemaError(
@@ -1464,7 +1527,7 @@ def _struct_from_json(doc: Any, path: str) -> np.dtype[Any]:
                 raise SchemaError(f"field {fpath!r}: unknown type {t!r}", field=fpath)
             fdt = np.dtype(t)
         elif isinstance(t, dict):
-            fdt = _struct_from_json(t, fpath)
+            fdt = _struct_from_json(t, fpath, bitfields)
         else:
             raise SchemaError(
                 f"field {fpath!r}: 'type' must be a type string or a struct object, got {t!r}",
@@ -1495,6 +1558,12 @@ def _struct_from_json(doc: Any, path: str) -> np.dtype[Any]:
                 field=fpath,
                 offset=offset,
             )
+        if "bits" in f:
+            if bitfields is None:
+                raise SchemaError(
+                    f"field {fpath!r}: 'bits' needs schema JSON version 2", field=fpath
+                )
+            bitfields[fpath] = _bits_from_json(f, fpath)
         names.append(name)
         formats.append(fdt)
         offsets.append(offset)

@@ -370,7 +370,7 @@ def test_overlap_outside_a_union_is_refused():
             "shape",
         ),
         ('{"format": "other", "itemsize": 4, "fields": []}', "'format'"),
-        ('{"version": 2, "itemsize": 4, "fields": []}', "version"),
+        ('{"version": 3, "itemsize": 4, "fields": []}', "version"),
     ],
 )
 def test_from_json_refuses_bad_documents(text, words):
