@@ -11,8 +11,11 @@ the modules that own them. The layout (imports point one way)::
     pool.py      BufferPool, stream(): pipes, sockets, compressed files
     frames.py    open_frames(), Frames: variable-size framed records, indexed once
                  (_frames.c: the index pass; formats.py: pcap, Fortran presets)
-    cli.py       the ``recview`` command; interop.py (pandas, Arrow, Parquet)
-                 and dask.py on top, importing their extras lazily
+    cli/         the ``recview`` command; interop.py (pandas, Arrow, Parquet),
+                 sql.py (DuckDB, Arrow streams, Polars) and dask.py on top,
+                 importing their extras lazily. ``rv.sql`` is the function
+                 recview.sql.sql: import the module's other names from it
+                 (``from recview.sql import to_polars``)
 """
 
 from recview import formats as formats
@@ -80,6 +83,7 @@ from recview.schema import (
     u64be as u64be,
     u64le as u64le,
 )
+from recview.sql import sql as sql
 from recview.view import View as View, open as open
 
 __version__ = "0.1.0"
@@ -136,6 +140,7 @@ __all__ = [
     "open",
     "open_frames",
     "pad",
+    "sql",
     "stream",
     "to_parquet",
     "u16",

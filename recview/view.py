@@ -934,6 +934,41 @@ class View:
 
         return interop.to_arrow(self, **kwargs)
 
+    def to_arrow_reader(self, records: int | None = None, **kwargs: Any) -> Any:
+        """This view streamed as a ``pyarrow.RecordBatchReader``, batch by batch
+        (memory bounded by about one batch); see :func:`recview.sql.to_arrow_reader`.
+
+        Examples
+        --------
+        >>> import os, tempfile, numpy as np, recview as rv
+        >>> path = os.path.join(tempfile.mkdtemp(), "x.bin")
+        >>> np.arange(10, dtype="<u4").tofile(path)
+        >>> with rv.open(path, [("x", "<u4")]) as view:
+        ...     print([batch.num_rows for batch in view.to_arrow_reader(4)])
+        [4, 4, 2]
+        """
+        # Not `from recview import sql`: that name is the function rv.sql.
+        from recview.sql import to_arrow_reader
+
+        return to_arrow_reader(self, records, **kwargs)
+
+    def to_polars(self, **kwargs: Any) -> Any:
+        """This view as a ``polars.DataFrame``, zero-copy where Arrow is;
+        see :func:`recview.sql.to_polars`.
+
+        Examples
+        --------
+        >>> import os, tempfile, numpy as np, recview as rv
+        >>> path = os.path.join(tempfile.mkdtemp(), "x.bin")
+        >>> np.arange(4, dtype=">i8").tofile(path)
+        >>> with rv.open(path, [("x", ">i8")]) as view:
+        ...     print(view.to_polars()["x"].to_list())
+        [0, 1, 2, 3]
+        """
+        from recview.sql import to_polars
+
+        return to_polars(self, **kwargs)
+
     # -- lifetime -------------------------------------------------------------------
 
     def close(self) -> None:
