@@ -28,6 +28,7 @@ import contextlib
 import mmap
 import os
 import stat
+import threading
 import time
 import warnings
 import weakref
@@ -158,6 +159,59 @@ def _check_int(value: object, name: str, *, allow_none: bool = False) -> None:
         raise ValueError(f"{name} must be >= 0, got {value}")
 
 
+class _FileRef:
+    """A file descriptor that stays open while reads use it.
+
+    ``close()`` in one thread while another thread is inside ``pread`` or
+    ``fstat`` must not free the descriptor number: the next ``os.open``
+    anywhere in the process reuses it, and the read would go on in another
+    file. So every use holds a reference (:meth:`acquire` / :meth:`release`)
+    and :meth:`close` leaves the ``os.close`` to the last one still using it;
+    a use that starts after ``close()`` raises :class:`ClosedError`.
+    """
+
+    __slots__ = ("_closing", "_lock", "_path", "_users", "fd")
+
+    def __init__(self, fd: int, path: str) -> None:
+        self.fd = fd
+        self._path = path
+        self._lock = threading.Lock()
+        self._users = 0
+        self._closing = False
+
+    def acquire(self) -> int:
+        """The descriptor, kept open until the matching :meth:`release`."""
+        with self._lock:
+            if self._closing:
+                raise ClosedError(f"{self._path}: the view is closed", path=self._path)
+            self._users += 1
+            return self.fd
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            last = self._closing and self._users == 0
+        if last:
+            os.close(self.fd)
+
+    def fstat(self) -> os.stat_result:
+        fd = self.acquire()
+        try:
+            return os.fstat(fd)
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        """Close now, or when the last read in flight ends; safe to call twice."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+            now = self._users == 0
+        if now:
+            os.close(self.fd)
+
+
 class View:
     """The record region of one file, as numpy arrays. Made by :func:`open`.
 
@@ -214,7 +268,15 @@ class View:
         self._map: _mapping.Mapping | None = None
         self._array: np.ndarray[Any, Any] = self._empty()
         self._count = 0  # records the view holds (len(view))
-        self._mapped = 0  # records self._map/self._array cover (<= _count; mmap mode)
+        # self._array when it covers every record the view holds and the view
+        # is open and not truncated, else None: the one attribute the fast
+        # paths read. Readers take the array they index from it (or from
+        # _arr()) once, so a close() or remap in another thread meanwhile
+        # cannot turn their read into an empty array or a false IndexError.
+        self._fast: np.ndarray[Any, Any] | None = None
+        # Guards the state below against refresh(), remaps and close() in
+        # other threads (reentrant: _check() runs under it too).
+        self._lock = threading.RLock()
         # Mappings replaced by a growth that arrays may still view: a fault in
         # any of them (the user read zeros) is a truncation of this view.
         self._old_maps: list[tuple[weakref.ref[Any], _mapping.Mapping]] = []
@@ -242,7 +304,7 @@ class View:
                 import fcntl
 
                 fcntl.flock(fd, fcntl.LOCK_SH)
-            self._fd = fd
+            self._file = _FileRef(fd, self._path)
             if mode == "mmap":
                 # Also when the open fails below: arrays of other views may
                 # be touched next.
@@ -253,7 +315,10 @@ class View:
             self._count = self._count_records(st.st_size, trailing)
         except BaseException:
             self._closed = True  # so that __del__ does not close a reused fd number
-            os.close(fd)
+            if hasattr(self, "_file"):
+                self._file.close()
+            else:
+                os.close(fd)
             raise
 
     # -- construction helpers ------------------------------------------------
@@ -306,9 +371,14 @@ class View:
         nbytes = n * self._itemsize
         if nbytes == 0:
             self._map, self._array = None, self._empty()
+            self._fast = self._array if n == self._count else None
             return
         try:
-            new = _mapping.Mapping(self._fd, self._offset, nbytes, path=self._path)
+            fd = self._file.acquire()
+            try:
+                new = _mapping.Mapping(fd, self._offset, nbytes, path=self._path)
+            finally:
+                self._file.release()
         except ValueError:
             # The file is shorter than it was at the fstat that counted these
             # records (mmap refuses to map past EOF): it shrank in between. It
@@ -316,13 +386,13 @@ class View:
             # between cannot be trusted, so this is a truncation either way.
             self._mark_truncated(
                 self._offset + nbytes,
-                os.fstat(self._fd).st_size,
+                self._file.fstat().st_size,
                 f"file was {size:,} bytes, then too short to map {self._offset + nbytes:,}",
             )
         old, self._map = self._map, new
         old_array = self._array
         self._array = np.frombuffer(new.buffer, dtype=self._schema.dtype, count=n)
-        self._mapped = n
+        self._fast = self._array if n == self._count else None
         if old is not None:
             # Arrays handed out may still view the old mapping: remember it
             # until the last of them is gone, so that a fault in it (a read
@@ -350,9 +420,14 @@ class View:
         extended here, at the first read that needs the new records, so a
         follower polling a growing file does not remap on every poll.
         """
-        if self._mapped != self._count:
-            self._remap(self._count, self._offset + self._count * self._itemsize)
-        return self._array
+        arr = self._fast
+        if arr is None:
+            with self._lock:
+                self._check()  # closed meanwhile: ClosedError, not an empty array
+                if len(self._array) != self._count:
+                    self._remap(self._count, self._offset + self._count * self._itemsize)
+                arr = self._array
+        return arr
 
     def _mark_truncated(self, old: int, new: int, why: str | None = None) -> NoReturn:
         """Remember and raise a :class:`TruncatedError`: the view is done.
@@ -361,21 +436,23 @@ class View:
         ``why`` says how the shrink was seen when the file has grown back
         since (then ``new >= old``, and the size alone would not tell).
         """
-        if self._truncated is None:
-            held = self._offset + self._count * self._itemsize
-            if new < old or why is None:
-                what = f"file shrank from {old:,} to {new:,} bytes"
-            else:
-                what = f"{why} (it is {new:,} bytes now: it shrank and grew again)"
-            self._truncated = TruncatedError(
-                f"{self._path}: {what} while a view held {held:,} bytes of it "
-                "(reopen it to read what is left)",
-                path=self._path,
-                offset=min(old, new),
-                old_nbytes=old,
-                new_nbytes=new,
-            )
-        raise self._truncated
+        with self._lock:
+            if self._truncated is None:
+                held = self._offset + self._count * self._itemsize
+                if new < old or why is None:
+                    what = f"file shrank from {old:,} to {new:,} bytes"
+                else:
+                    what = f"{why} (it is {new:,} bytes now: it shrank and grew again)"
+                self._fast = None
+                self._truncated = TruncatedError(
+                    f"{self._path}: {what} while a view held {held:,} bytes of it "
+                    "(reopen it to read what is left)",
+                    path=self._path,
+                    offset=min(old, new),
+                    old_nbytes=old,
+                    new_nbytes=new,
+                )
+            raise self._truncated
 
     # -- guards ----------------------------------------------------------------
 
@@ -389,6 +466,10 @@ class View:
             self._check_faults()
 
     def _check_faults(self) -> None:
+        with self._lock:
+            self._check_faults_locked()
+
+    def _check_faults_locked(self) -> None:
         # Some recview mapping faulted (the global counter moved): was it one
         # of this view's, the current one or one that arrays still view?
         self._faults_seen = _mapping.fault_count()
@@ -398,7 +479,7 @@ class View:
             or (self._map is not None and self._map.faulted())
             or any(m.faulted() for _, m in self._old_maps)
         ):
-            size = os.fstat(self._fd).st_size
+            size = self._file.fstat().st_size
             self._mark_truncated(
                 self._offset + self._count * self._itemsize,
                 size,
@@ -414,7 +495,7 @@ class View:
         to be compared too.
         """
         self._check()
-        size = os.fstat(self._fd).st_size
+        size = self._file.fstat().st_size
         held = self._offset + self._count * self._itemsize
         if size < held:
             self._mark_truncated(held, size)
@@ -492,19 +573,24 @@ class View:
             out = np.empty(n, dtype=self._schema.dtype)
         nbytes = n * self._itemsize
         pos = 0
-        while pos < nbytes:
-            # The array itself is the first read's buffer (a memoryview of it
-            # costs more than a small read); only a capped read needs one.
-            dest: Any = out if pos == 0 else out.view(np.uint8).reshape(-1)[pos:]
-            want = nbytes - pos
-            got = os.preadv(self._fd, [dest], start + pos)
-            pos += got
-            if got < min(want, _MAX_READ_NBYTES):
+        # Held until the read ends: a close() meanwhile must not free the
+        # number for another file to take (issue 10).
+        fd = self._file.acquire()
+        try:
+            while pos < nbytes:
+                # The array itself is the first read's buffer (a memoryview of it
+                # costs more than a small read); only a capped read needs one.
+                dest: Any = out if pos == 0 else out.view(np.uint8).reshape(-1)[pos:]
+                want = nbytes - pos
+                got = os.preadv(fd, [dest], start + pos)
+                pos += got
+                if got >= min(want, _MAX_READ_NBYTES):
+                    continue
                 # Short, and not by Linux's cap on one read: the file ended
                 # before these records did, so it shrank. Even if it has grown
                 # back by now, reading on would stitch bytes written after the
                 # cut to bytes from before it.
-                size = os.fstat(self._fd).st_size
+                size = os.fstat(fd).st_size
                 held = self._offset + self._count * self._itemsize
                 self._mark_truncated(
                     held,
@@ -512,6 +598,8 @@ class View:
                     f"file ended at byte {start + pos:,} during a read up to byte "
                     f"{start + nbytes:,}",
                 )
+        finally:
+            self._file.release()
         out.flags.writeable = False
         return out
 
@@ -522,23 +610,21 @@ class View:
         return self._records(0, self._count)
 
     def __getitem__(self, key: Any) -> Any:
-        if type(key) is int and self._mode == "mmap":
+        if type(key) is int:
             # Fast path for one record by a Python int, the commonest lookup:
-            # the general path below costs twice np.memmap's mm[i]. numpy
-            # checks the bounds and counts negative indices from the end.
-            if (
-                self._closed
-                or self._truncated is not None
-                or _mapping.fault_count() != self._faults_seen
-            ):
-                self._check()
-            arr = self._array if self._mapped == self._count else self._arr()
-            try:
-                return arr[key]
-            except (IndexError, OverflowError):  # OverflowError: keys beyond int64
-                raise IndexError(
-                    f"record index {key} is out of range for {self._count:,} records"
-                ) from None
+            # the general path below costs twice np.memmap's mm[i]. _fast is
+            # None unless the view is open, untruncated and fully mapped, and
+            # it is read once: a close() in another thread after this line
+            # leaves this lookup reading the right mapping. numpy checks the
+            # bounds and counts negative indices from the end.
+            arr = self._fast
+            if arr is not None and _mapping.fault_count() == self._faults_seen:
+                try:
+                    return arr[key]
+                except (IndexError, OverflowError):  # OverflowError: keys beyond int64
+                    raise IndexError(
+                        f"record index {key} is out of range for {len(arr):,} records"
+                    ) from None
         self._check()
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             n = self._count
@@ -813,7 +899,12 @@ class View:
         if self._fixed_count is None:
             # Only counted: _arr() maps the new records when a read needs
             # them, so polling a growing file costs no mmap per poll.
-            self._count = max(self._count, (size - self._offset) // self._itemsize)
+            n = (size - self._offset) // self._itemsize
+            if n > self._count:
+                with self._lock:
+                    if n > self._count:
+                        self._count = n
+                        self._fast = None  # the mapping no longer covers the view
         return self._count
 
     def follow(
@@ -978,15 +1069,18 @@ class View:
         when the last array viewing it is freed. Later use of the view raises
         :class:`ClosedError`. Closing twice is harmless.
         """
-        if self._closed:
-            return
-        self._closed = True
-        m, self._map = self._map, None
-        self._array = self._empty()
-        self._old_maps = []
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._fast = None
+            m, self._map = self._map, None
+            self._array = self._empty()
+            self._old_maps = []
         if m is not None:
             m.close()
-        os.close(self._fd)
+        # Reads in flight in other threads keep the descriptor until they end.
+        self._file.close()
 
     def __enter__(self) -> View:  # noqa: PYI034 - View is not meant to be subclassed
         return self
@@ -995,9 +1089,9 @@ class View:
         self.close()
 
     def __del__(self) -> None:
-        if not getattr(self, "_closed", True) and hasattr(self, "_fd"):
+        if not getattr(self, "_closed", True) and hasattr(self, "_file"):
             with contextlib.suppress(OSError):
-                os.close(self._fd)
+                self._file.close()
 
 
 def _column_paths(dt: np.dtype[Any], prefix: str) -> list[str]:
