@@ -262,6 +262,8 @@ class View:
         self._offset = int(offset)
         self._fixed_count = None if count is None else int(count)
         self._mode: Mode = mode
+        self._trailing: Trailing = trailing
+        self._locked = bool(lock)
         self._itemsize = schema.itemsize
         self._closed = False
         self._truncated: TruncatedError | None = None
@@ -1082,6 +1084,34 @@ class View:
         # Reads in flight in other threads keep the descriptor until they end.
         self._file.close()
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle as "open this path again": the copy gets a descriptor of its own.
+
+        The copy has the same schema, offset, ``count``, ``trailing``, mode
+        and ``lock``, and counts the records the file holds when it is
+        unpickled (a view opened with ``count`` keeps it). Nothing is shared:
+        closing or freeing either one leaves the other open, so views can be
+        sent to ``multiprocessing`` workers (also with the ``spawn`` start
+        method). A closed view refuses to pickle (:class:`ClosedError`).
+        """
+        if self._closed:
+            raise ClosedError(
+                f"{self._path}: the view is closed; a closed view cannot be pickled",
+                path=self._path,
+            )
+        return (
+            _reopen,
+            (
+                self._path,
+                self._schema,
+                self._offset,
+                self._fixed_count,
+                self._trailing,
+                self._mode,
+                self._locked,
+            ),
+        )
+
     def __enter__(self) -> View:  # noqa: PYI034 - View is not meant to be subclassed
         return self
 
@@ -1092,6 +1122,19 @@ class View:
         if not getattr(self, "_closed", True) and hasattr(self, "_file"):
             with contextlib.suppress(OSError):
                 self._file.close()
+
+
+def _reopen(
+    path: str,
+    schema: Schema,
+    offset: int,
+    count: int | None,
+    trailing: Trailing,
+    mode: Mode,
+    lock: bool,
+) -> View:
+    """Unpickle a :class:`View`: open its path again (see ``View.__reduce__``)."""
+    return View(path, schema, offset=offset, count=count, trailing=trailing, mode=mode, lock=lock)
 
 
 def _column_paths(dt: np.dtype[Any], prefix: str) -> list[str]:

@@ -201,5 +201,3 @@ def test_close_while_a_read_is_in_flight_closes_the_file_when_it_finishes(tmp_pa
         os.fstat(fd)
     with pytest.raises(rv.ClosedError):
         view[0]
-
-
