@@ -497,8 +497,12 @@ class View:
         to be compared too.
         """
         self._check()
-        size = self._file.fstat().st_size
+        # What the view held *before* the fstat: another thread's refresh()
+        # may count growth while this one waits in fstat, and comparing this
+        # older size with that newer count would be a spurious truncation.
+        # The count only grows, so a size below the earlier count is a shrink.
         held = self._offset + self._count * self._itemsize
+        size = self._file.fstat().st_size
         if size < held:
             self._mark_truncated(held, size)
         return size
@@ -813,8 +817,11 @@ class View:
         itemsize = self._itemsize
         # One mapping for the whole scan, even if a refresh() extends the view
         # meanwhile: the advice below must go to the pages the batches view.
-        arr = self._arr() if self._mode == "mmap" else None
-        m = self._map if arr is not None else None
+        arr, m = None, None
+        if self._mode == "mmap":
+            with self._lock:  # the array and its mapping, as one pair
+                arr = self._arr()
+                m = self._map
         # pread: two buffers alternate (the caller's batch, the next one)
         pool = _batch_pool(step * itemsize) if arr is None else None
         if m is not None:

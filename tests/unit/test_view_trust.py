@@ -7,7 +7,9 @@ What each test pins:
 - a ``close()`` racing a read never lets the read go through a descriptor
   number that another ``os.open`` may have reused (other-file records), and
   never turns into a false empty result or a false ``IndexError``: the read
-  either completes from the right file or raises ``ClosedError``.
+  either completes from the right file or raises ``ClosedError``;
+- a ``refresh()`` that read the size before another thread's ``refresh()``
+  counted growth is not a spurious ``TruncatedError``.
 
 Races are made deterministic by pausing one thread inside a system call
 wrapper (``os.preadv``, ``os.fstat``) or inside the guard's fault counter
@@ -201,3 +203,45 @@ def test_close_while_a_read_is_in_flight_closes_the_file_when_it_finishes(tmp_pa
         os.fstat(fd)
     with pytest.raises(rv.ClosedError):
         view[0]
+
+
+# -- concurrent refresh ---------------------------------------------------------------
+
+
+def test_refresh_after_another_thread_counted_growth_does_not_raise(tmp_path, monkeypatch, mode):
+    path = tmp_path / "g.bin"
+    write(path, records(0, 10))
+    view = rv.open(path, DT, mode=mode)
+    real_fstat = os.fstat
+    seen = threading.Event()
+    go = threading.Event()
+    slow = {}
+
+    def fstat(fd):
+        st = real_fstat(fd)
+        if threading.get_ident() == slow.get("ident") and not seen.is_set():
+            seen.set()  # this thread saw 10 records' worth; hold it there
+            go.wait(10)
+        return st
+
+    monkeypatch.setattr(os, "fstat", fstat)
+    result = {}
+
+    def refresh():
+        slow["ident"] = threading.get_ident()
+        try:
+            result["n"] = view.refresh()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            result["error"] = exc
+
+    t = threading.Thread(target=refresh)
+    t.start()
+    assert seen.wait(10)
+    write(path, records(10, 15), "ab")
+    assert view.refresh() == 15  # this thread counts the growth first
+    go.set()
+    t.join(10)
+    assert not t.is_alive()
+    assert "error" not in result, repr(result.get("error"))
+    assert view.refresh() == 15
+    view.close()
