@@ -15,6 +15,7 @@ never each other; this module imports the commands)::
     _info.py      info                       _records.py   head, tail, slice, inspect
     _convert.py   convert                    _stats.py     stats
     _guess.py     guess (layout inference)   _plot.py      plot (Histogram, Envelope)
+    _sql.py       sql (DuckDB over the files)
 
 The work on the records themselves is done by :mod:`recview.view` (files,
 memory-mapped), :mod:`recview.pool` (standard input and compressed files) and
@@ -31,6 +32,7 @@ Subcommands::
     recview stats   FILE -s SPEC            per-field count/min/max/mean, then run figures
     recview guess   FILE                    infer record size, header and a starting schema
     recview plot    FILE -s SPEC --field F -o out.png   histogram or series of a field
+    recview sql     FILE -s SPEC "select ... from t"    DuckDB SQL over the records
 
 ``FILE`` may be ``-`` (standard input) or a ``.gz``/``.bz2``/``.xz``/``.zst``
 file, read as a stream. Exit status: 0 on success, 1 on a data error (a
@@ -66,6 +68,7 @@ from recview.cli._info import cmd_info
 from recview.cli._plot import cmd_plot
 from recview.cli._records import cmd_head, cmd_inspect, cmd_slice, cmd_tail, parse_rows
 from recview.cli._spec import load_schema
+from recview.cli._sql import cmd_sql, parse_table
 from recview.cli._stats import cmd_stats
 from recview.cli._writers import CONVERT_FORMATS
 from recview.errors import RecviewError
@@ -318,6 +321,22 @@ def _build_parser() -> argparse.ArgumentParser:
         default=4000,
         metavar="N",
         help="series: most buckets drawn, each the min/max/mean of its records (default 4000)",
+    )
+    p = add("sql", cmd_sql, "run a DuckDB SQL query over the records (the file is table t)", data)
+    p.add_argument("query", metavar="QUERY", help="DuckDB SQL; the file is table t")
+    p.add_argument(
+        "--table",
+        type=parse_table,
+        action="append",
+        default=[],
+        metavar="NAME=FILE:SCHEMA",
+        help="one more table (repeatable); SCHEMA as for -s (default: -s's)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("table", "csv", "jsonl", "json"),
+        default="table",
+        help="output format (default table)",
     )
     return parser
 
