@@ -27,6 +27,7 @@ from recview._extras import require
 from recview.schema import Schema, as_schema
 
 if TYPE_CHECKING:
+    from recview._remote_view import RemoteView
     from recview.interop import Arrays, Enums, Strings
     from recview.view import Trailing, View
 
@@ -85,7 +86,7 @@ class Partition:
         with self.open() as view:
             return np.array(view[self.start : self.stop])
 
-    def open(self) -> View:
+    def open(self) -> View | RemoteView:
         """Open the partition's file as a view whose records end at :attr:`stop`
         (slice it with ``view[p.start : p.stop]``)."""
         from recview.view import open as open_view

@@ -78,7 +78,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union, cast
 
 import numpy as np
 
@@ -739,7 +739,8 @@ def to_parquet(
             raise ValueError(f"{os.fspath(source)}: to_parquet needs schema= to read a path")
         from recview.view import open as open_view
 
-        source = opened = open_view(source, schema, offset=offset)
+        # A URL gives a RemoteView, which answers the same calls as a View.
+        source = opened = cast("View", open_view(source, schema, offset=offset))
     try:
         return _write_parquet(
             pa,

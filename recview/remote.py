@@ -37,13 +37,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from recview._extras import require
 from recview._npy import NpyLayout, npy_layout
-from recview.errors import ClosedError, LayoutError, RecviewError, TruncatedError
+from recview._region import Trailing, count_records
+from recview.errors import ClosedError, RecviewError, TruncatedError
 from recview.schema import Schema, as_schema
 
 __all__ = [
@@ -71,8 +72,6 @@ DEFAULT_MAX_GAP_NBYTES = 64 << 10
 # request (it starts no other); it is a daemon thread, so a hung server never
 # keeps the process alive.
 _JOIN_TIMEOUT = 30.0
-
-Trailing = Literal["error", "ignore", "warn"]
 
 
 def is_url(path: object) -> bool:
@@ -569,45 +568,6 @@ def remote_npy_layout(source: RemoteSource) -> NpyLayout:
     return npy_layout(f, nbytes=source.size(), name=source.url)
 
 
-def _count_records(
-    url: str, size: int, schema: Schema, offset: int, count: int | None, trailing: Trailing
-) -> int:
-    """Records in ``size`` bytes after ``offset``, with rv.open's rules and messages."""
-    itemsize = schema.itemsize
-    if count is not None:
-        need = offset + count * itemsize
-        if size < need:
-            raise LayoutError(
-                f"{url}: object of {size:,} bytes is too short for {count:,} records of "
-                f"{itemsize:,} bytes after the {offset:,}-byte header (needs {need:,} bytes)",
-                path=url,
-                offset=offset,
-            )
-        return count
-    if size < offset:
-        raise LayoutError(
-            f"{url}: object of {size:,} bytes is shorter than the {offset:,}-byte header",
-            path=url,
-            offset=size,
-        )
-    n, stray = divmod(size - offset, itemsize)
-    if stray and trailing != "ignore":
-        end = offset + n * itemsize
-        msg = (
-            f"{url}: object of {size:,} bytes: the {size - offset:,} bytes after the "
-            f"{offset:,}-byte header are {n:,} records of {itemsize:,} bytes plus "
-            f"{stray:,} stray bytes at offset {end:,}"
-        )
-        if trailing == "error":
-            raise LayoutError(msg + ' (pass trailing="ignore" or "warn")', path=url, offset=end)
-        import warnings
-
-        from recview.errors import LayoutWarning
-
-        warnings.warn(msg + " (left out)", LayoutWarning, stacklevel=4)
-    return n
-
-
 class RemoteRecords:
     """The records of one remote object: what a :class:`View` over a URL delegates to.
 
@@ -668,8 +628,14 @@ class RemoteRecords:
         self.offset = int(offset)
         self._fixed = None if count is None else int(count)
         self._truncated: TruncatedError | None = None
-        self._count = _count_records(
-            self.url, self.source.size(), self.schema, self.offset, self._fixed, trailing
+        self._count = count_records(
+            self.url,
+            self.source.size(),
+            self.schema.itemsize,
+            offset=self.offset,
+            count=self._fixed,
+            trailing=trailing,
+            noun="object",
         )
 
     @property
@@ -945,7 +911,9 @@ def partition_specs(
             size = int(fs.info(path)["size"])
         except FileNotFoundError as err:
             raise FileNotFoundError(errno.ENOENT, "No such object", url) from err
-        n = _count_records(url, size, schema, offset, None, trailing)
+        n = count_records(
+            url, size, schema.itemsize, offset=offset, count=None, trailing=trailing, noun="object"
+        )
         end = offset + n * schema.itemsize
         for a in range(offset, end, step):
             b = min(end, a + step)

@@ -888,6 +888,7 @@ def check_roundtrip(
         temp_file(tmp_dir, header + raw) as path,
         rv.open(path, schema, offset=len(header)) as view,
     ):
+        assert isinstance(view, rv.View)  # a local path, never a URL
         if len(view) != n:
             _fail(f"{path}: len(view) is {len(view)}, expected {n} records")
         _check_arrays(view, expected, n)

@@ -32,21 +32,23 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, NoReturn
 
 import numpy as np
 
 from recview import _mapping
 from recview._npy import npy_layout
+from recview._region import count_records
+from recview._remote_view import RemoteView, open_url
 from recview.errors import (
     ClosedError,
     GuardWarning,
     LayoutError,
-    LayoutWarning,
     TruncatedError,
 )
 from recview.pool import BufferPool
+from recview.remote import is_url
 from recview.schema import Schema, as_schema
 
 __all__ = ["View", "open"]
@@ -75,13 +77,19 @@ def open(  # the contract's name, shadowing the builtin on purpose
     trailing: Trailing = "error",
     mode: Mode = "mmap",
     lock: bool = False,
-) -> View:
+    storage_options: Mapping[str, Any] | None = None,
+) -> View | RemoteView:
     """Map a file of fixed-size records as a read-only, zero-copy view.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The file.
+        The file, or the URL of an object (any fsspec URL: ``s3://``,
+        ``gs://``, ``az://``, ``http(s)://``, ``file://``...; needs the
+        ``recview[remote]`` extra). A URL gives a
+        :class:`~recview._remote_view.RemoteView`: the same calls as a
+        :class:`View`, over ranged reads, every array a read-only copy
+        (``docs/remote.md``).
     schema : Schema, Record subclass, construct.Struct or dtype spec, optional
         The record layout (anything :func:`recview.as_schema` accepts).
         ``None`` (the default) is for ``.npy`` files only: the schema, offset
@@ -102,23 +110,33 @@ def open(  # the contract's name, shadowing the builtin on purpose
         any moment); arrays are then copies.
     lock : bool
         Hold an advisory shared lock (``flock(LOCK_SH)``) on the file until
-        :meth:`View.close`, for writers that cooperate by taking ``LOCK_EX``.
+        :meth:`View.close`, for writers that cooperate by taking ``LOCK_EX``
+        (local files only).
+    storage_options : dict, optional
+        For a URL: passed to its fsspec filesystem (credentials, endpoint,
+        ``client_kwargs``...).
 
     Returns
     -------
-    View
+    View or RemoteView
 
     Raises
     ------
     FileNotFoundError, IsADirectoryError, PermissionError
-        As the operating system reports them.
+        As the operating system reports them (for a URL: no such object, a
+        prefix; ``filename`` is the URL).
+    ImportError
+        A URL without fsspec installed (the message gives the install hint).
     LayoutError
         The file is shorter than ``offset + count * itemsize`` or than the
         header, or has a partial trailing record and ``trailing="error"``.
 
     Notes
     -----
-    Opening costs O(1) in the file size: nothing is read until it is used.
+    Opening costs O(1) in the file size: nothing is read until it is used
+    (a URL costs one size request, and a ``.npy`` object two small reads of
+    its header). Errors reading a URL name it and the byte range:
+    ``s3://b/k: bytes 1,024-2,047: ...``.
 
     Examples
     --------
@@ -129,7 +147,26 @@ def open(  # the contract's name, shadowing the builtin on purpose
     >>> with rv.open(path, schema) as view:
     ...     print(len(view), view["price"].sum())
     2 19.25
+    >>> with rv.open("file://" + path, schema) as remote:   # any fsspec URL
+    ...     print(len(remote), remote["price"].sum(), remote.mode)
+    2 19.25 remote
     """
+    if is_url(path):
+        if lock:
+            raise ValueError(f"{path}: lock=True is for local files (a URL cannot be locked)")
+        return open_url(
+            str(path),
+            schema,
+            offset=offset,
+            count=count,
+            trailing=trailing,
+            storage_options=storage_options,
+        )
+    if storage_options:
+        raise TypeError(
+            f"{os.fspath(path)}: storage_options are for URLs (s3://, https://, file://...), "
+            "not local paths"
+        )
     if schema is None:
         if os.fspath(path).lower().endswith(".npy") and offset == 0 and count is None:
             layout = npy_layout(path)
@@ -331,39 +368,15 @@ class View:
         return arr
 
     def _count_records(self, size: int, trailing: Trailing) -> int:
-        itemsize, offset = self._itemsize, self._offset
-        if self._fixed_count is not None:
-            need = offset + self._fixed_count * itemsize
-            if size < need:
-                raise LayoutError(
-                    f"{self._path}: file of {size:,} bytes is too short for {self._fixed_count:,} "
-                    f"records of {itemsize:,} bytes after the {offset:,}-byte header "
-                    f"(needs {need:,} bytes)",
-                    path=self._path,
-                    offset=offset,
-                )
-            return self._fixed_count
-        if size < offset:
-            raise LayoutError(
-                f"{self._path}: file of {size:,} bytes is shorter than the {offset:,}-byte header",
-                path=self._path,
-                offset=size,
-            )
-        avail = size - offset
-        n, stray = divmod(avail, itemsize)
-        if stray and trailing != "ignore":
-            end = offset + n * itemsize
-            msg = (
-                f"{self._path}: file of {size:,} bytes: the {avail:,} bytes after the "
-                f"{offset:,}-byte header are {n:,} records of {itemsize:,} bytes plus "
-                f"{stray:,} stray bytes at offset {end:,}"
-            )
-            if trailing == "error":
-                raise LayoutError(
-                    msg + ' (pass trailing="ignore" or "warn")', path=self._path, offset=end
-                )
-            warnings.warn(msg + " (left out)", LayoutWarning, stacklevel=4)
-        return n
+        return count_records(
+            self._path,
+            size,
+            self._itemsize,
+            offset=self._offset,
+            count=self._fixed_count,
+            trailing=trailing,
+            stacklevel=4,
+        )
 
     def _remap(self, n: int, size: int) -> None:
         """Map records ``0..n`` (mmap mode); old arrays keep the old mapping.
