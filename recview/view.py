@@ -51,7 +51,16 @@ from recview.pool import BufferPool
 from recview.remote import is_url
 from recview.schema import Schema, as_schema
 
-__all__ = ["View", "open"]
+__all__ = ["FileReplacedWarning", "View", "open"]
+
+
+class FileReplacedWarning(UserWarning):
+    """:meth:`View.follow` saw its path name another file (the log was rotated).
+
+    The iterator stays on the file it opened; ``follow(rotate=True)`` follows
+    the path instead.
+    """
+
 
 Trailing = Literal["error", "ignore", "warn"]
 Mode = Literal["mmap", "pread"]
@@ -344,6 +353,7 @@ class View:
 
                 fcntl.flock(fd, fcntl.LOCK_SH)
             self._file = _FileRef(fd, self._path)
+            self._ident = (st.st_dev, st.st_ino)  # what follow(rotate=True) compares
             if mode == "mmap":
                 # Also when the open fails below: arrays of other views may
                 # be touched next.
@@ -936,6 +946,7 @@ class View:
         poll: float = 0.1,
         timeout: float | None = None,
         records: int | None = None,
+        rotate: bool = False,
     ) -> Iterator[np.ndarray[Any, Any]]:
         """Iterate over record batches as a writer appends to the file.
 
@@ -960,6 +971,18 @@ class View:
             (default: wait forever).
         records : int, optional
             Largest batch, in records (default: 1 MiB worth).
+        rotate : bool
+            Follow the *path* across log rotation (rename the file, create a
+            new one at the path, as ``logrotate`` does without
+            ``copytruncate``): when the path names another file, finish the
+            old one (every record it holds by then), then go on with the new
+            one from its first record, each record exactly once. The view
+            itself stays on the file it opened; the new file is opened (same
+            schema, offset, mode, ``trailing="ignore"``) and closed by the
+            iterator, once its header is complete. Records are then counted
+            from 0 in each file. Without ``rotate`` a rotation is reported
+            with one :class:`FileReplacedWarning` and the iterator goes on
+            waiting on the old file.
 
         Returns
         -------
@@ -969,9 +992,17 @@ class View:
         Raises
         ------
         TruncatedError
-            The file shrank (also when ``start`` is past its end).
+            The file shrank (also when ``start`` is past its end), as
+            ``copytruncate`` does, also with ``rotate``.
         ClosedError
             The view was closed, also while iterating.
+
+        Warns
+        -----
+        FileReplacedWarning
+            The path names another file now and ``rotate`` is False.
+        LayoutWarning
+            With ``rotate``: the old file ended in a partial record, left out.
 
         Examples
         --------
@@ -1004,34 +1035,98 @@ class View:
                 path=self._path,
                 offset=self._offset + n * self._itemsize,
             )
-        return self._follow(int(pos), float(poll), timeout, max(1, int(step)))
+        return self._follow(int(pos), float(poll), timeout, max(1, int(step)), bool(rotate))
 
     def _follow(
-        self, pos: int, poll: float, timeout: float | None, step: int
+        self, pos: int, poll: float, timeout: float | None, step: int, rotate: bool
     ) -> Iterator[np.ndarray[Any, Any]]:
         last = time.monotonic()
         pool = _batch_pool(step * self._itemsize)
-        while True:
-            n = self.refresh()
-            if n > pos:
-                while pos < n:
-                    b = min(n, pos + step)
-                    self._check()  # closed or truncated while the caller had a batch?
-                    # pread, not the mapping: a copy no later truncation can
-                    # zero, and no remap (nor a mapping kept alive by a batch
-                    # the caller keeps) per poll of a growing file.
-                    batch = self._pread(pos, b, pool)
-                    pos = b
-                    yield batch
-                last = time.monotonic()
-                continue
-            if timeout is None:
-                time.sleep(poll)
-                continue
-            left = timeout - (time.monotonic() - last)
-            if left <= 0:
-                return
-            time.sleep(min(poll, left))
+        target = self  # the file being followed: this view, or a rotated-in one
+        warned = False
+        try:
+            while True:
+                if target is not self:
+                    self._check()  # the caller closed its view: ClosedError
+                n = target.refresh()
+                if n > pos:
+                    while pos < n:
+                        b = min(n, pos + step)
+                        target._check()  # closed or truncated while the caller had a batch?
+                        # pread, not the mapping: a copy no later truncation can
+                        # zero, and no remap (nor a mapping kept alive by a batch
+                        # the caller keeps) per poll of a growing file.
+                        batch = target._pread(pos, b, pool)
+                        pos = b
+                        yield batch
+                    last = time.monotonic()
+                    continue
+                # Nothing new: has the path been given to another file?
+                if (rotate or not warned) and target._replaced():
+                    if not rotate:
+                        warned = True
+                        warnings.warn(
+                            f"{self._path}: the path names another file now (the file was "
+                            "rotated: renamed or removed, and a new one created); follow() "
+                            "stays on the file it opened (pass rotate=True to follow the "
+                            "path)",
+                            FileReplacedWarning,
+                            stacklevel=2,
+                        )
+                    elif target.refresh() != pos:
+                        continue  # records came in meanwhile: deliver them first
+                    else:
+                        # The old file is finished (what the writer appended
+                        # before the switch was delivered above): go on with
+                        # the new one once its header is there.
+                        new = target._open_rotated()
+                        if new is not None:
+                            if target is not self:
+                                target.close()
+                            target, pos = new, 0
+                            continue
+                if timeout is None:
+                    time.sleep(poll)
+                    continue
+                left = timeout - (time.monotonic() - last)
+                if left <= 0:
+                    return
+                time.sleep(min(poll, left))
+        finally:
+            if target is not self:
+                target.close()
+
+    def _replaced(self) -> bool:
+        """Whether the path now names another file than the one this view has open."""
+        try:
+            st = os.stat(self._path)
+        except OSError:
+            return False  # renamed away and not created again yet: nothing to switch to
+        return (st.st_dev, st.st_ino) != self._ident
+
+    def _open_rotated(self) -> View | None:
+        """The file now at the path, as a view like this one; None until it has a header."""
+        size = self._file.fstat().st_size
+        stray = (size - self._offset) % self._itemsize if size > self._offset else 0
+        try:
+            new = View(
+                self._path,
+                self._schema,
+                offset=self._offset,
+                trailing="ignore",
+                mode=self._mode,
+                lock=self._locked,
+            )
+        except (FileNotFoundError, LayoutError):
+            return None  # gone again, or its header is not complete yet
+        if stray:
+            warnings.warn(
+                f"{self._path}: the rotated file ended in {stray:,} bytes of a partial "
+                f"record at offset {size - stray:,}, left out",
+                LayoutWarning,
+                stacklevel=4,
+            )
+        return new
 
     # -- interop (optional extras, imported lazily) --------------------------------
 
