@@ -45,6 +45,7 @@ from recview.errors import (
     ClosedError,
     GuardWarning,
     LayoutError,
+    LayoutWarning,
     TruncatedError,
 )
 from recview.pool import BufferPool
