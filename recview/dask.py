@@ -205,12 +205,12 @@ def partitions(
 def _binary_columns(schema: Schema, options: Mapping[str, Any]) -> dict[str, int]:
     """Output columns that to_pandas makes of ``bytes`` objects, and their widths."""
     expand = options.get("arrays", "columns") == "columns"
-    leaves = interop._leaves(np.zeros(0, dtype=schema.dtype), expand=expand, columns=None)
+    leaves = interop._leaves(np.zeros(0, dtype=schema.dtype), schema, expand=expand)
     raw_kinds = "SV" if options.get("strings", "str") == "bytes" else "V"
     return {
-        leaf.name: leaf.array.dtype.itemsize
+        leaf.name: leaf.dtype.itemsize
         for leaf in leaves
-        if leaf.array.ndim == 1 and leaf.array.dtype.kind in raw_kinds
+        if not leaf.shape and leaf.dtype.kind in raw_kinds
     }
 
 

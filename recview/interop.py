@@ -32,7 +32,18 @@ fixed array ``pos[3]``            ``fixed_size_list<...>[3]`` (nested        col
                                                                              of fixed-size lists
                                                                              (``arrays="arrow"``) or of
                                                                              ndarrays (``arrays="object"``)
+array of records ``pts[2]``       columns ``pts.x``, ``pts.y``, each         columns ``pts.x[0]``, ``pts.x[1]``,
+                                  ``fixed_size_list<...>[2]`` (or one list   ``pts.y[0]``, ``pts.y[1]``
+                                  of structs with ``nested="struct"``)
+bitfield ``flags.syn``            its column, the smallest integer type      the same
+                                  holding it (a ``struct`` member of the
+                                  storage with ``nested="struct"``)
 ================================  =========================================  ====================================
+
+The columns are the leaves of :meth:`recview.Schema.fields` in its order:
+one column per leaf where a column holds arrays (Arrow, Parquet), one per
+element named as :meth:`recview.FieldInfo.element_names` (``path[i]``,
+``path[i][j]``, C order) where a cell holds one value (pandas).
 
 Big-endian (or otherwise non-native) fields are always converted to native
 byte order, which is a copy. The members of a C union are each converted
@@ -77,16 +88,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Union, cast
 
 import numpy as np
 
 from recview._extras import require
-from recview.errors import RecviewError
+from recview.errors import RecviewError, SchemaError
+from recview.schema import FieldInfo, Schema
 
 if TYPE_CHECKING:
-    from recview.schema import Schema
     from recview.view import View
 
 __all__ = ["NotTextError", "to_arrow", "to_pandas", "to_parquet"]
@@ -159,16 +170,40 @@ class _Options:
     strings: Strings
     enums: Enums
     enum_map: Mapping[str, Mapping[int, str]]
+    schema: Schema | None
 
 
 @dataclass(frozen=True)
 class _Leaf:
-    """One output column: its name, its field path without indices (to look
-    up enums) and its values, shape ``(records, *fixed_array_shape)``."""
+    """One output column: its name, the leaf of :meth:`Schema.fields` it
+    comes from (``info.path`` looks up enums) and, for a column per element
+    of an array field, that element's index."""
 
     name: str
-    key: str
-    array: NDArray
+    info: FieldInfo
+    source: NDArray  # records info.get reads, or (direct) the values themselves
+    index: tuple[int, ...] | None = None
+    direct: bool = False
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """Type of the values (a bitfield's smallest integer type)."""
+        return self.info.value_dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one record's value (``()`` for one element)."""
+        return () if self.index is not None else self.info.shape
+
+    @property
+    def array(self) -> NDArray:
+        """The values, shape ``(records, *shape)``: a view of the source for
+        a byte field, computed for a bitfield."""
+        values = self.source if self.direct else self.info.get(self.source)
+        if self.index is not None:
+            key: Any = (slice(None), *self.index)
+            values = values[key]
+        return values
 
 
 def _is_view(source: object) -> bool:
@@ -209,7 +244,7 @@ def _options(schema: Schema | None, strings: str, enums: str) -> _Options:
     if enums not in ("int", "category"):
         raise ValueError(f"enums must be 'int' or 'category', got {enums!r}")
     enum_map = dict(schema.enums) if schema is not None else {}
-    return _Options(strings, enums, enum_map)  # type: ignore[arg-type]
+    return _Options(strings, enums, enum_map, schema)  # type: ignore[arg-type]
 
 
 def _top_level(data: NDArray | Mapping[str, NDArray]) -> list[tuple[str, NDArray]]:
@@ -218,25 +253,50 @@ def _top_level(data: NDArray | Mapping[str, NDArray]) -> list[tuple[str, NDArray
     return [(name, np.asarray(col)) for name, col in data.items()]
 
 
-def _walk(a: NDArray, name: str, key: str, *, expand: bool, out: list[_Leaf]) -> None:
-    """Flatten nested structs into dotted names; with *expand*, also fixed
-    arrays into one column per element, named in C order (``pts[0].x``)."""
-    if expand and a.ndim > 1:
-        for i in range(a.shape[1]):
-            _walk(a[:, i], f"{name}[{i}]", key, expand=expand, out=out)
-    elif a.dtype.names is not None:
-        for sub in a.dtype.names:
-            _walk(a[sub], f"{name}.{sub}", f"{key}.{sub}", expand=expand, out=out)
-    else:
-        out.append(_Leaf(name, key, a))
+def _schema_of(dtype: np.dtype[Any]) -> Schema:
+    try:
+        return Schema.from_dtype(dtype)
+    except SchemaError as err:
+        raise TypeError(f"records of dtype {dtype} cannot be converted: {err}") from err
 
 
 def _leaves(
-    data: NDArray | Mapping[str, NDArray], *, expand: bool, columns: Sequence[str] | None
+    data: NDArray | Mapping[str, NDArray],
+    schema: Schema | None,
+    *,
+    expand: bool,
+    columns: Sequence[str] | None = None,
 ) -> list[_Leaf]:
+    """The output columns of *data*: one per leaf of ``schema.fields()`` (the
+    schema's when it describes *data*'s dtype, else the dtype's own), or with
+    *expand* one per element of each array leaf, named ``path[i]`` in C order.
+    A mapping of columns (``view.columns()``) has a leaf per entry, and
+    structured entries are flattened under their key."""
+    found: list[tuple[FieldInfo, NDArray, bool]] = []
+    if isinstance(data, np.ndarray):
+        known = schema is not None and schema.dtype == data.dtype
+        fields = (schema if known and schema is not None else _schema_of(data.dtype)).fields()
+        found = [(f, data, False) for f in fields]
+    else:
+        for key, col in _top_level(data):
+            if col.dtype.names is None:
+                found.append((FieldInfo(key, 0, col.dtype, col.shape[1:]), col, True))
+                continue
+            # the entry's records as the one field `key` of a record, so that
+            # the leaves of its dtype, renamed under `key`, read from it
+            whole = col.view(np.dtype([(key, col.dtype)]))
+            for f in _schema_of(col.dtype).fields():
+                storage = f.storage and f"{key}.{f.storage}"
+                found.append((replace(f, path=f"{key}.{f.path}", storage=storage), whole, False))
     leaves: list[_Leaf] = []
-    for name, col in _top_level(data):
-        _walk(col, name, name, expand=expand, out=leaves)
+    for info, src, direct in found:
+        if expand and info.shape:
+            leaves.extend(
+                _Leaf(name, info, src, idx, direct)
+                for name, idx in zip(info.element_names(), np.ndindex(*info.shape), strict=True)
+            )
+        else:
+            leaves.append(_Leaf(info.path, info, src, None, direct))
     names = [leaf.name for leaf in leaves]
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
@@ -358,18 +418,64 @@ def _arrow_leaf(pa: Any, a: NDArray, key: str, opts: _Options) -> Any:
     return pa.Array.from_buffers(pa.binary(a.dtype.itemsize), len(a), [None, pa.py_buffer(raw)])
 
 
-def _arrow_node(pa: Any, a: NDArray, key: str, opts: _Options) -> Any:
-    """An array of shape ``(records, *shape)`` -> Arrow (lists, structs, leaves)."""
+@dataclass(frozen=True)
+class _Storage:
+    """A storage field's bitfield leaves; ``unnamed`` for C's storage, whose
+    bitfields are members of the record that holds it."""
+
+    leaves: list[FieldInfo]
+    unnamed: bool
+
+
+def _storages(schema: Schema | None) -> dict[str, _Storage]:
+    """The bitfields of each storage field of *schema*, by its dtype path."""
+    if schema is None:
+        return {}
+    leaves: dict[str, list[FieldInfo]] = {}
+    for f in schema.fields():
+        if f.storage is not None:
+            leaves.setdefault(f.storage, []).append(f)
+    return {p: _Storage(v, schema.bitfields[p].anonymous) for p, v in leaves.items()}
+
+
+def _storage_bits(storage: NDArray, info: FieldInfo) -> NDArray:
+    """The bitfield *info*'s values from its storage field's values."""
+    one = storage.view(np.dtype([("s", storage.dtype)]))
+    return replace(info, storage="s").get(one)
+
+
+def _bit_members(
+    pa: Any, storage: NDArray, st: _Storage, opts: _Options, bits: Mapping[str, _Storage]
+) -> list[tuple[str, Any]]:
+    """(name, Arrow array) of each bitfield of a storage field's values."""
+    return [
+        (f.path.rsplit(".", 1)[-1], _arrow_node(pa, _storage_bits(storage, f), f.path, opts, bits))
+        for f in st.leaves
+    ]
+
+
+def _arrow_node(pa: Any, a: NDArray, key: str, opts: _Options, bits: Mapping[str, _Storage]) -> Any:
+    """An array of shape ``(records, *shape)`` -> Arrow (lists, structs, leaves).
+    A storage field in ``bits`` becomes a struct of its bitfields (unnamed
+    storage: they take its place among its siblings)."""
     if a.ndim > 1:
         # A view when the block is contiguous (a whole-record array), else a copy.
-        inner = _arrow_node(pa, a.reshape(-1), key, opts)
+        inner = _arrow_node(pa, a.reshape(-1), key, opts, bits)
         for dim in reversed(a.shape[1:]):
             inner = pa.FixedSizeListArray.from_arrays(inner, dim)
         return inner
+    if key in bits:
+        names, children = zip(*_bit_members(pa, a, bits[key], opts, bits), strict=True)
+        return pa.StructArray.from_arrays(list(children), names=list(names))
     if a.dtype.names is not None:
-        names = list(a.dtype.names)
-        children = [_arrow_node(pa, a[n], f"{key}.{n}", opts) for n in names]
-        return pa.StructArray.from_arrays(children, names=names)
+        members: list[tuple[str, Any]] = []
+        for n in a.dtype.names:
+            path = f"{key}.{n}"
+            if path in bits and bits[path].unnamed:
+                members.extend(_bit_members(pa, a[n], bits[path], opts, bits))
+            else:
+                members.append((n, _arrow_node(pa, a[n], path, opts, bits)))
+        return pa.StructArray.from_arrays([m[1] for m in members], names=[m[0] for m in members])
     return _arrow_leaf(pa, a, key, opts)
 
 
@@ -381,8 +487,10 @@ def _arrow_arrays(
     columns: Sequence[str] | None,
 ) -> tuple[list[str], list[Any]]:
     if nested == "flatten":
-        leaves = _leaves(data, expand=False, columns=columns)
-        return [x.name for x in leaves], [_arrow_node(pa, x.array, x.key, opts) for x in leaves]
+        leaves = _leaves(data, opts.schema, expand=False, columns=columns)
+        return [x.name for x in leaves], [
+            _arrow_node(pa, x.array, x.info.path, opts, {}) for x in leaves
+        ]
     if nested != "struct":
         raise ValueError(f"nested must be 'flatten' or 'struct', got {nested!r}")
     top = _top_level(data)
@@ -392,7 +500,16 @@ def _arrow_arrays(
         if unknown:
             raise KeyError(f"no such column(s) {unknown}; columns are {list(by_name)}")
         top = [(c, by_name[c]) for c in columns]
-    return [n for n, _ in top], [_arrow_node(pa, col, n, opts) for n, col in top]
+    schema = opts.schema
+    known = isinstance(data, np.ndarray) and schema is not None and schema.dtype == data.dtype
+    bits = _storages(schema if known else None)
+    members: list[tuple[str, Any]] = []
+    for name, col in top:
+        if name in bits and bits[name].unnamed:
+            members.extend(_bit_members(pa, col, bits[name], opts, bits))
+        else:
+            members.append((name, _arrow_node(pa, col, name, opts, bits)))
+    return [m[0] for m in members], [m[1] for m in members]
 
 
 def _arrow_metadata(schema: Schema | None) -> dict[bytes, bytes] | None:
@@ -557,7 +674,7 @@ def to_pandas(
         NaN).
     arrays : {"columns", "arrow", "object"}
         Fixed arrays as one column per element (``pos[0]``, ``pos[1]``, in C
-        order, also through arrays of structs: ``pts[1].x``), as one column of
+        order, also through arrays of records: ``pts.x[1]``), as one column of
         ``pd.ArrowDtype(fixed_size_list)`` (needs pyarrow), or as one
         ``object`` column holding an ndarray per record.
     copy : bool
@@ -615,12 +732,12 @@ def to_pandas(
         else None
     )
     out: dict[str, Any] = {}
-    for leaf in _leaves(data, expand=arrays == "columns", columns=columns):
+    for leaf in _leaves(data, schema, expand=arrays == "columns", columns=columns):
         a = leaf.array
         if a.ndim == 1:
-            out[leaf.name] = _pandas_leaf(pd, a, leaf.key, opts, copy)
+            out[leaf.name] = _pandas_leaf(pd, a, leaf.info.path, opts, copy)
         elif pa is not None:
-            arrow = _arrow_node(pa, a, leaf.key, opts)
+            arrow = _arrow_node(pa, a, leaf.info.path, opts, {})
             out[leaf.name] = pd.arrays.ArrowExtensionArray(arrow)
         else:
             rows = np.array(a) if copy or not a.dtype.isnative else a

@@ -723,13 +723,17 @@ class View:
         Parameters
         ----------
         names : sequence of str, optional
-            Dotted leaf names (``"hdr.ts"``) or top-level names (a nested
-            field expands to its leaves). Default: every leaf field.
+            Dotted leaf names (``"hdr.ts"``, ``"legs.px"``, ``"flags.syn"``)
+            or the names of fields holding leaves (a nested record, an array
+            of records or a bitfield storage expands to its leaves). Default:
+            every leaf of ``schema.fields()``, in its order.
 
         Returns
         -------
         dict of str to numpy.ndarray
-            Shape ``(len(view),) + field shape`` each.
+            One column per leaf, shape ``(len(view),) + leaf shape``
+            (``legs.px`` of ``legs: Leg[2]`` has shape ``(len(view), 2)``); a
+            bitfield column has the smallest integer type holding it.
 
         Examples
         --------
@@ -743,42 +747,45 @@ class View:
         (['hdr.ts', 'px'], [1, 3], True)
         """
         self._check()
-        leaves = _column_paths(self._schema.dtype, "")
-        if names is None:
-            chosen = leaves
-        else:
+        leaves = self._schema.fields()
+        chosen = leaves
+        if names is not None:
             chosen = []
             for name in names:
-                sel = [p for p in leaves if p == name or p.startswith(name + ".")]
+                sel = [f for f in leaves if f.path == name or f.path.startswith(name + ".")]
                 if not sel:
                     raise KeyError(f"{self._path}: no field {name!r}")
-                chosen.extend(sel)
+                chosen.extend(f for f in sel if f not in chosen)
         n = self._count
-        outs: dict[str, np.ndarray[Any, Any]] = {}
-        # Field views come from numpy's field indexing (``arr["hdr"]["ts"]``),
-        # which also reaches into arrays of structs (``x.b`` of shape (n, 2));
-        # assigning into a native-order output converts the byte order.
-        model = self._empty()
-        for path in chosen:
-            src = _walk(model, path)
-            native = src.dtype.newbyteorder("=") if src.dtype.byteorder not in "=|" else src.dtype
-            outs[path] = np.empty((n, *src.shape[1:]), dtype=native)
+        # One column per leaf of the field model: byte fields in native byte
+        # order (assigning into the output converts it), bitfields as the
+        # smallest integer type holding them.
+        outs = {
+            f.path: np.empty((n, *f.shape), dtype=f.value_dtype.newbyteorder("=")) for f in chosen
+        }
+        fields = [f for f in chosen if not f.is_bitfield]
+        bitfields = [f for f in chosen if f.is_bitfield]
         block = max(1, _COLUMN_BLOCK_NBYTES // self._itemsize)
         if self._mode == "mmap":
-            # Each leaf's strided view of all records is made once, and blocks
-            # are slices of it: making views per block and field would cost
-            # more than copying the field out of a small block.
+            # Each byte field's strided view of all records is made once, and
+            # blocks are slices of it: making views per block and field would
+            # cost more than copying the field out of a small block. A
+            # bitfield is computed from the block (the shifts cost more).
             whole = self._records(0, n)
-            srcs = [(_walk(whole, path), outs[path]) for path in chosen] if n else []
+            srcs = [(f.get(whole), outs[f.path]) for f in fields] if n else []
             for a in builtins.range(0, n, block):
                 for src, out in srcs:
                     out[a : a + block] = src[a : a + block]
+                if bitfields:
+                    part = whole[a : a + block]
+                    for f in bitfields:
+                        outs[f.path][a : a + block] = f.get(part)
         else:
             for a in builtins.range(0, n, block):
                 b = min(n, a + block)
                 raw = self._pread(a, b)
-                for path in chosen:
-                    outs[path][a:b] = _walk(raw, path)
+                for f in chosen:
+                    outs[f.path][a:b] = f.get(raw)
         # The copies are done: they hold what the file held unless it shrank
         # under them (zeros from the guard, or from a mid-page cut).
         self._verify()
@@ -1251,31 +1258,6 @@ def _reopen(
 ) -> View:
     """Unpickle a :class:`View`: open its path again (see ``View.__reduce__``)."""
     return View(path, schema, offset=offset, count=count, trailing=trailing, mode=mode, lock=lock)
-
-
-def _column_paths(dt: np.dtype[Any], prefix: str) -> list[str]:
-    """Dotted paths of the scalar (or scalar-array) fields, descending into
-    nested structs and into arrays of structs."""
-    assert dt.names is not None
-    assert dt.fields is not None
-    paths: list[str] = []
-    for name in dt.names:
-        fdt = dt.fields[name][0]
-        while fdt.subdtype is not None:
-            fdt = fdt.subdtype[0]
-        path = f"{prefix}.{name}" if prefix else name
-        if fdt.names is not None:
-            paths.extend(_column_paths(fdt, path))
-        else:
-            paths.append(path)
-    return paths
-
-
-def _walk(arr: np.ndarray[Any, Any], path: str) -> np.ndarray[Any, Any]:
-    """``arr["a"]["b"]...`` for a dotted path: a strided view."""
-    for part in path.split("."):
-        arr = arr[part]
-    return arr
 
 
 # pread scans read batches of at least this many bytes into pooled buffers.

@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 from recview.cli._common import EXIT_OK
-from recview.cli._render import Style, use_color
+from recview.cli._render import Style, type_text, use_color
 from recview.cli._sources import open_source, schema_of
 from recview.schema import FieldInfo, Schema
 
@@ -29,20 +31,40 @@ def _union_of(path: str, schema: Schema) -> str | None:
     return None
 
 
-def _layout_rows(schema: Schema) -> list[tuple[int, int, str, str, str]]:
-    """(offset, nbytes, type, shape, name) per leaf, with padding gaps as rows."""
-    rows: list[tuple[int, int, str, str, str]] = []
-    end = 0
-    for f in sorted(schema.fields(), key=lambda f: f.offset):
-        if f.offset > end:
-            rows.append((end, f.offset - end, "", "", "(padding)"))
-        shape = "(" + ", ".join(map(str, f.shape)) + ("," if len(f.shape) == 1 else "") + ")"
+def _layout_rows(schema: Schema) -> list[tuple[int, str, str, str, str]]:
+    """(offset, size, type, shape, name) per leaf of ``schema.fields()``, in
+    byte order, with the bytes no leaf covers as padding rows. A bitfield
+    storage unit is one row, its bitfields rows of their own below it (their
+    bit ranges for type)."""
+    rows: list[tuple[int, str, str, str, str]] = []
+    covered = np.zeros(schema.itemsize, dtype=bool)
+    units: set[str] = set()
+
+    def shape_text(shape: tuple[int, ...]) -> str:
+        if not shape:
+            return ""
+        return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+    for f in schema.fields():
+        for off in f.element_offsets():
+            covered[off : off + f.dtype.itemsize] = True
         union = _union_of(f.path, schema)
-        name = f.path + (f"  [union {union}]" if union else "")
-        rows.append((f.offset, f.nbytes, _type_text(f, schema), shape if f.shape else "", name))
-        end = max(end, f.offset + f.nbytes)
-    if end < schema.itemsize:
-        rows.append((end, schema.itemsize - end, "", "", "(padding)"))
+        note = f"  [union {union}]" if union else ""
+        if f.storage is not None and f.storage not in units:
+            units.add(f.storage)
+            anonymous = schema.bitfields[f.storage].anonymous
+            name = "(bits)" if anonymous else f.storage
+            rows.append((f.offset, f"{f.nbytes:,}", f.dtype.str, shape_text(f.shape), name + note))
+        if f.storage is not None:
+            rows.append((f.offset, "", type_text(f), shape_text(f.shape), f.path + note))
+        else:
+            text = _type_text(f, schema)
+            rows.append((f.offset, f"{f.nbytes:,}", text, shape_text(f.shape), f.path + note))
+    edges = np.flatnonzero(np.diff(np.concatenate(([True], covered, [True])).astype(np.int8)))
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        rows.append((int(start), f"{int(stop - start):,}", "", "", "(padding)"))
+    # stable: a storage unit before its bitfields, padding after a leaf at its offset
+    rows.sort(key=lambda r: r[0])
     return rows
 
 
@@ -77,6 +99,16 @@ def cmd_info(args: argparse.Namespace) -> int:
                     "nbytes": f.nbytes,
                     "type": f.dtype.str,
                     "shape": list(f.shape),
+                    **(
+                        {
+                            "storage": f.storage,
+                            "bit_offset": f.bit_offset,
+                            "bit_width": f.bit_width,
+                            "signed": f.signed,
+                        }
+                        if f.storage is not None
+                        else {}
+                    ),
                 }
                 for f in schema.fields()
             ],

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 from recview.cli._common import EXIT_OK, NDArray, UsageError
-from recview.cli._render import leaf, select_columns
+from recview.cli._render import select_columns, type_text
 from recview.cli._sources import open_source, scan
 
 
@@ -173,8 +173,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
             names = ", ".join(c.name for c in select_columns(src.schema, None))
             raise UsageError(f"--field: no field {args.field!r} (fields: {names})")
         column = match[0]
-        if column.info.dtype.kind not in "iufb":
-            raise UsageError(f"--field {args.field}: {column.info.dtype.str} is not numeric")
+        if column.kind not in "iufb":
+            raise UsageError(f"--field {args.field}: {type_text(column.info)} is not numeric")
         if args.kind == "series" and column.info.shape:
             raise UsageError(
                 f"--field {args.field}: a series needs a scalar field, not shape {column.info.shape}"
@@ -184,7 +184,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         )
 
         def consume(batch: NDArray) -> None:
-            acc.add(leaf(batch, column.info.path).reshape(-1).astype(np.float64))
+            acc.add(column.array(batch).reshape(-1).astype(np.float64))
 
         scan(args, src, "plot", consume)
         records = src.records or 0

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import numpy as np
 
 from recview.cli._common import EXIT_OK, NDArray, UsageError
-from recview.cli._render import Column, RowWriter, Style, chunks, select_columns, text_of, use_color
+from recview.cli._render import (
+    Column,
+    RowWriter,
+    Style,
+    chunks,
+    select_columns,
+    text_of,
+    type_text,
+    use_color,
+)
 from recview.cli._sources import Source, open_source
 from recview.schema import Schema
 
@@ -108,21 +118,55 @@ def _flatten(value: Any) -> list[Any]:
     return [v for item in value for v in _flatten(item)]
 
 
-def _inspect_rows(schema: Schema, rec: NDArray) -> list[tuple[int, int, str, str, str]]:
-    """``(offset, nbytes, label, type, value)`` of each field of one record, in
-    byte order. A leaf inside an array of records is not contiguous: each of
-    its elements is its own row (``legs.px[1]``), under its own bytes."""
-    rows: list[tuple[int, int, str, str, str]] = []
+@dataclass
+class _Row:
+    """One run of bytes in ``inspect``: a field element, or a bitfield
+    storage unit with its bitfields (``bits``: label, bit range, value)."""
+
+    offset: int
+    nbytes: int
+    label: str
+    type: str
+    value: str
+    bits: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _unit_text(value: Any) -> str:
+    """A storage unit's value: its bits as hex (the integer in its own byte
+    order, or a C run's bytes)."""
+    if isinstance(value, np.integer):
+        nbytes = value.dtype.itemsize
+        return f"0x{int(value) & ((1 << 8 * nbytes) - 1):0{2 * nbytes}x}"
+    return "0x" + bytes(value).hex()
+
+
+def _inspect_rows(schema: Schema, rec: NDArray) -> list[_Row]:
+    """The rows of one record, in byte order: each element of each leaf of
+    ``schema.fields()`` under its own bytes (a leaf inside an array of records
+    is not contiguous: ``legs.px[1]`` has its own row), and each bitfield
+    under its storage unit, with its bit range."""
+    rows: list[_Row] = []
+    units: dict[tuple[str, int], _Row] = {}
     for f in schema.fields():
-        values = Column(f, schema.enums.get(f.path)).values(rec)[0]
-        if f.strides is None:
-            typ = f.dtype.str + (str(list(f.shape)) if f.shape else "")
-            rows.append((f.offset, f.nbytes, f.path, typ, text_of(values)))
-            continue
-        flat = _flatten(values)
-        for name, off, v in zip(f.element_names(), f.element_offsets(), flat, strict=True):
-            rows.append((off, f.dtype.itemsize, name, f.dtype.str, text_of(v)))
-    rows.sort(key=lambda r: (r[0], r[2]))
+        values = _flatten(Column(f, schema.enums.get(f.path)).values(rec)[0])
+        places = zip(
+            f.element_names(), f.element_offsets(), values, np.ndindex(*f.shape), strict=True
+        )
+        for name, off, v, idx in places:
+            if f.storage is None:
+                rows.append(_Row(off, f.dtype.itemsize, name, f.dtype.str, text_of(v)))
+                continue
+            unit = units.get((f.storage, off))
+            if unit is None:
+                label = f.storage + "".join(f"[{i}]" for i in idx)
+                if schema.bitfields[f.storage].anonymous:
+                    label = "(bits)"  # C's storage has no name
+                storage = schema.get(rec, f.storage)[(0, *idx)]
+                unit = _Row(off, f.dtype.itemsize, label, f.dtype.str, _unit_text(storage))
+                units[(f.storage, off)] = unit
+                rows.append(unit)
+            unit.bits.append((name, type_text(f), text_of(v)))
+    rows.sort(key=lambda r: (r.offset, r.label))
     return rows
 
 
@@ -143,9 +187,12 @@ def _inspect_record(
         f" (0x{file_offset:x})\n"
     )
     rows = _inspect_rows(schema, rec)
-    name_w = max([9, *(len(r[2]) for r in rows)])
-    type_w = max([4, *(len(r[3]) for r in rows)])
+    labels = [r.label for r in rows] + [b[0] for r in rows for b in r.bits]
+    types = [r.type for r in rows] + [b[1] for r in rows for b in r.bits]
+    name_w = max([9, *map(len, labels)])
+    type_w = max([4, *map(len, types)])
     hex_w = 3 * HEX_PER_LINE - 1
+    blank = " " * len(f"    +{0:<5} {'':<{hex_w}}  |{'':<{HEX_PER_LINE}}|")
 
     def emit(start: int, chunk: bytes, label: str, typ: str, value: str, style: str) -> None:
         for k in range(0, max(len(chunk), 1), HEX_PER_LINE):
@@ -157,18 +204,29 @@ def _inspect_record(
                 text = head
             out.write(text.rstrip() + "\n")
 
+    def gap(start: int, stop: int) -> None:
+        chunk = raw[start:stop]
+        note = "" if not any(chunk) else "not zero: a field missing from the schema?"
+        emit(start, chunk, "(padding)", "", note, st.dim)
+
     end = 0
-    for offset, nbytes, label, typ, shown in rows:
-        if offset > end:
-            gap = raw[end:offset]
-            note = "" if not any(gap) else "not zero: a field missing from the schema?"
-            emit(end, gap, "(padding)", "", note, st.dim)
-        emit(offset, raw[offset : offset + nbytes], label, typ, shown, st.cyan)
-        end = max(end, offset + nbytes)
+    for row in rows:
+        if row.offset > end:
+            gap(end, row.offset)
+        emit(
+            row.offset,
+            raw[row.offset : row.offset + row.nbytes],
+            row.label,
+            row.type,
+            row.value,
+            st.cyan,
+        )
+        for label, bit_range, shown in row.bits:
+            line = f"{blank}  {st.cyan}{label:<{name_w}}{st.reset}  {bit_range:<{type_w}}  {shown}"
+            out.write(line.rstrip() + "\n")
+        end = max(end, row.offset + row.nbytes)
     if end < schema.itemsize:
-        gap = raw[end:]
-        note = "" if not any(gap) else "not zero: a field missing from the schema?"
-        emit(end, gap, "(padding)", "", note, st.dim)
+        gap(end, schema.itemsize)
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

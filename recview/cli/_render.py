@@ -1,7 +1,9 @@
 """Rendering: field values as Python objects and text cells, styles, row writers.
 
-A :class:`Column` is one leaf field to print; :class:`RowWriter` writes
-batches of records as a table, CSV, JSON lines or a JSON array.
+A :class:`Column` is one leaf of :meth:`recview.Schema.fields` to print (a
+bitfield too); :class:`RowWriter` writes batches of records as a table, CSV
+(one column per element, ``path[i]``), JSON lines or a JSON array (one key
+per leaf, array values as lists).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from recview.cli._common import NDArray, UsageError, cut
-from recview.schema import FieldInfo, Schema, _leaves as _schema_leaves
+from recview.schema import FieldInfo, Schema
 
 
 def show_bytes(raw: bytes) -> str:
@@ -34,12 +36,6 @@ def show_bytes(raw: bytes) -> str:
     if all(32 <= c < 127 for c in text):
         return text.decode("ascii")
     return "0x" + raw.hex()
-
-
-def leaf(arr: NDArray, path: str) -> NDArray:
-    for part in path.split("."):
-        arr = arr[part]
-    return arr
 
 
 def _scalars(flat: NDArray, enum: Mapping[int, str] | None, *, json_mode: bool) -> list[Any]:
@@ -85,6 +81,25 @@ def _nest(flat: list[Any], shape: tuple[int, ...]) -> list[Any]:
     return [_nest(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
+def type_text(info: FieldInfo) -> str:
+    """How the CLI names a leaf's type: its dtype, or a bitfield's bit range.
+
+    Examples
+    --------
+    >>> import recview as rv
+    >>> class R(rv.Record):
+    ...     n: rv.u16be
+    ...     f: rv.bits(rv.u8, a=1, b=3, _=4)
+    >>> [type_text(f) for f in R.schema.fields()]
+    ['>u2', 'bit 0', 'bits 1-3']
+    """
+    if info.bit_offset is None or info.bit_width is None:
+        return info.dtype.str
+    lo, hi = info.bit_offset, info.bit_offset + info.bit_width - 1
+    text = f"bit {lo}" if lo == hi else f"bits {lo}-{hi}"
+    return text + (" signed" if info.signed else "")
+
+
 @dataclass(frozen=True)
 class Column:
     """One leaf field to print."""
@@ -98,13 +113,22 @@ class Column:
         return self.info.path
 
     @property
+    def kind(self) -> str:
+        """numpy's kind letter of the values (a bitfield's: ``i`` or ``u``)."""
+        return self.info.value_dtype.kind
+
+    @property
     def numeric(self) -> bool:
         """Whether the field is a number (or bool), with no enum names."""
-        return self.info.dtype.kind in "iufb" and not self.enum
+        return self.kind in "iufb" and not self.enum
+
+    def array(self, arr: NDArray) -> NDArray:
+        """The values in records ``arr``, shape ``(len(arr), *shape)``."""
+        return self.info.get(arr)
 
     def values(self, arr: NDArray, *, json_mode: bool = False) -> list[Any]:
         """One Python value per record (nested lists for array fields)."""
-        a = leaf(arr, self.info.path)
+        a = self.array(arr)
         n = len(a)
         flat = np.ascontiguousarray(a).reshape(-1)
         conv = _scalars(flat, self.enum, json_mode=json_mode)
@@ -116,15 +140,13 @@ class Column:
 
     def flat_names(self) -> list[str]:
         """Column names with array fields expanded: ``pos[0]``, ``grid[1][2]``."""
-        if not self.info.shape:
-            return [self.name]
-        return [self.name + "".join(f"[{i}]" for i in idx) for idx in np.ndindex(*self.info.shape)]
+        return self.info.element_names()
 
     def flat_values(self, arr: NDArray) -> list[list[Any]]:
         """Per-element columns for :meth:`flat_names` (expanded array fields)."""
         if not self.info.shape:
             return [self.values(arr)]
-        a = leaf(arr, self.info.path)
+        a = self.array(arr)
         flat = np.ascontiguousarray(a).reshape(len(a), -1)
         return [
             _scalars(np.ascontiguousarray(flat[:, k]), self.enum, json_mode=False)
@@ -132,24 +154,10 @@ class Column:
         ]
 
 
-def leaf_fields(schema: Schema) -> list[FieldInfo]:
-    """The schema's leaves, with arrays of records expanded into their members
-    (``x.a`` of shape ``(2,)`` for ``x``, an array of two ``{a, b}`` records)."""
-
-    def expand(leaves: list[FieldInfo]) -> list[FieldInfo]:
-        out: list[FieldInfo] = []
-        for f in leaves:
-            if f.dtype.names is None:
-                out.append(f)
-            else:  # offsets are those of the first element
-                out.extend(expand(list(_schema_leaves(f.dtype, f.path, f.offset, f.shape))))
-        return out
-
-    return expand(schema.fields())
-
-
 def select_columns(schema: Schema, fields: str | None) -> list[Column]:
-    leaves = leaf_fields(schema)
+    """The leaves ``--fields`` names (each name a leaf, or a field holding
+    leaves), or all of ``schema.fields()``."""
+    leaves = schema.fields()
     if fields:
         wanted = [f.strip() for f in fields.split(",") if f.strip()]
         chosen: list[FieldInfo] = []
@@ -202,7 +210,7 @@ def use_color(choice: str, stream: TextIO) -> bool:
 
 def _json_texts(values: list[Any], column: Column) -> list[str]:
     """JSON text of each value of a column (fast paths by field type)."""
-    kind = column.info.dtype.kind
+    kind = column.kind
     if not column.info.shape and not column.enum:
         if kind in "iu":
             return list(map(str, values))
@@ -268,7 +276,7 @@ class RowWriter:
         self._csv_header()
         # csv writes ints, floats (repr) and None ("") itself; only the rest needs text_of
         cols = [
-            vals if c.info.dtype.kind in "iuf" else [text_of(v) for v in vals]
+            vals if c.kind in "iuf" else [text_of(v) for v in vals]
             for c in self.columns
             for vals in c.flat_values(arr)
         ]
@@ -292,7 +300,7 @@ class RowWriter:
             self.out.write(("[\n  " if self.rows == 0 else ",\n  ") + ",\n  ".join(texts))
 
     def _write_table(self, arr: NDArray, first: int, step: int) -> None:
-        cols = [[text_of(v) for v in c.values(arr)] for c in self.columns]
+        cols = [[text_of(v) for v in vals] for c in self.columns for vals in c.flat_values(arr)]
         cells = [[cut(s) for s in col] for col in cols]
         if self.index:
             cells.insert(0, [str(first + i * step) for i in range(len(arr))])
@@ -306,12 +314,14 @@ class RowWriter:
     def _table_header(self, cells: list[list[str]]) -> tuple[list[int], list[bool]]:
         """Column widths (from the first cells) and alignment; writes the header once."""
         if self._widths is None:
-            names = (["#"] if self.index else []) + [c.name for c in self.columns]
+            names = (["#"] if self.index else []) + [
+                n for c in self.columns for n in c.flat_names()
+            ]
             self._widths = [
                 max([len(n), *(len(s) for s in col)]) for n, col in zip(names, cells, strict=True)
             ]
             self._right = ([True] if self.index else []) + [
-                c.info.dtype.kind in "iufc" and not c.enum for c in self.columns
+                c.kind in "iufc" and not c.enum for c in self.columns for _ in c.flat_names()
             ]
             st = self.style
             head = "  ".join(
@@ -327,7 +337,8 @@ class RowWriter:
         if self.fmt == "csv":
             self._csv_header()
         if self.fmt == "table":
-            self._table_header([[] for _ in range(len(self.columns) + self.index)])
+            width = sum(len(c.flat_names()) for c in self.columns)
+            self._table_header([[] for _ in range(width + self.index)])
         if self.fmt == "json":
             self.out.write("[]\n" if self.rows == 0 else "\n]\n")
         self.out.flush()

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from recview.cli._common import EXIT_OK, NDArray
-from recview.cli._render import Column, Style, leaf, select_columns, text_of, use_color
+from recview.cli._render import Column, Style, select_columns, text_of, type_text, use_color
 from recview.cli._sources import open_source, scan
 
 
@@ -28,7 +28,7 @@ class _FieldStats:
         self._sums: list[float] = []
 
     def add(self, arr: NDArray) -> None:
-        a = leaf(arr, self.column.info.path).reshape(-1)
+        a = self.column.array(arr).reshape(-1)
         if not len(a):
             return
         if a.dtype.kind == "f":
@@ -60,7 +60,7 @@ class _FieldStats:
             return None if isinstance(v, float) and not math.isfinite(v) else v
 
         return {
-            "type": self.column.info.dtype.str,
+            "type": type_text(self.column.info),
             "count": self.count,
             "nan": self.nan,
             "min": clean(self.min),
@@ -74,8 +74,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     src = open_source(args)
     try:
         columns = select_columns(src.schema, args.fields)
-        stats = [_FieldStats(c) for c in columns if c.info.dtype.kind in "iufb"]
-        other = [c for c in columns if c.info.dtype.kind not in "iufb"]
+        stats = [_FieldStats(c) for c in columns if c.kind in "iufb"]
+        other = [c for c in columns if c.kind not in "iufb"]
 
         def consume(batch: NDArray) -> None:
             for s in stats:
@@ -105,14 +105,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
         rows.append(
             [
                 s.column.name,
-                s.column.info.dtype.str,
+                type_text(s.column.info),
                 count,
                 text_of(s.min),
                 text_of(s.max),
                 "" if mean is None else f"{mean:.15g}",
             ]
         )
-    rows.extend([c.name, c.info.dtype.str, "(not numeric)", "", "", ""] for c in other)
+    rows.extend([c.name, type_text(c.info), "(not numeric)", "", "", ""] for c in other)
     widths = [max(len(r[k]) for r in rows) for k in range(6)]
     for i, r in enumerate(rows):
         cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]

@@ -18,7 +18,7 @@ from typing import IO, Any
 import numpy as np
 
 from recview.cli._common import NDArray, UsageError
-from recview.cli._render import Column, RowWriter, leaf, leaf_fields
+from recview.cli._render import Column, RowWriter
 from recview.errors import RecviewError
 from recview.schema import Schema
 
@@ -49,28 +49,39 @@ def npy_header(dtype: np.dtype[Any], count: int, nbytes: int | None = None) -> b
 
 
 class NpyWriter:
-    """Write records to ``.npy`` incrementally: header, then raw batches."""
+    """Write records to ``.npy`` incrementally: header, then raw batches.
+
+    All the fields give the schema's own dtype, every byte as it is (a union
+    that numpy cannot describe, as chosen fields do, gives one field per
+    leaf). ``.npy`` has no bitfields: a bitfield is written as its storage
+    unit, the integer (or C's ``V<n>`` run of bytes) that holds it, under the
+    storage's name, once for all its bitfields: the bits are kept exactly, and
+    the same schema reads them back.
+    """
 
     def __init__(self, fh: IO[bytes], columns: list[Column], schema: Schema, count: int | None):
         self.fh = fh
         self.count = 0
         self.expected = count
+        self.schema = schema
         from numpy.lib import format as npy_format
 
-        whole = len(columns) == len(leaf_fields(schema))
+        whole = len(columns) == len(schema.fields())
         try:
             npy_format.dtype_to_descr(schema.dtype)
         except ValueError:
             whole = False  # unions: numpy cannot describe overlapping fields
-        self.columns = None if whole else columns
-        if whole:
+        # the dotted paths whose bytes are copied: a leaf, or a bitfield's storage
+        self.paths = (
+            None if whole else list(dict.fromkeys(c.info.storage or c.name for c in columns))
+        )
+        if self.paths is None:
             self.dtype: np.dtype[Any] = schema.dtype
         else:
+            empty = np.zeros(0, schema.dtype)
+            samples = [schema.get(empty, p) for p in self.paths]
             self.dtype = np.dtype(
-                [
-                    (c.name, c.info.dtype, c.info.shape) if c.info.shape else (c.name, c.info.dtype)
-                    for c in columns
-                ]
+                [(p, a.dtype, a.shape[1:]) for p, a in zip(self.paths, samples, strict=True)]
             )
         if count is None and not fh.seekable():
             raise UsageError("writing .npy from a stream needs a seekable output (not a pipe)")
@@ -78,10 +89,10 @@ class NpyWriter:
         fh.write(self.header)
 
     def write(self, arr: NDArray) -> None:
-        if self.columns is not None:
+        if self.paths is not None:
             out = np.empty(len(arr), dtype=self.dtype)
-            for c in self.columns:
-                out[c.name] = leaf(arr, c.info.path)
+            for p in self.paths:
+                out[p] = self.schema.get(arr, p)
             arr = out
         data = np.ascontiguousarray(arr)
         self.fh.write(data.view(np.uint8).reshape(-1).data)
@@ -114,7 +125,7 @@ class ParquetWriter:
         self.fh = fh
         self.schema = schema
         self.names = [c.name for c in columns]
-        self.all = len(columns) == len(leaf_fields(schema))
+        self.all = len(columns) == len(schema.fields())
         # Lossless by default: char[n] fields as their exact bytes; "text"
         # decodes them as UTF-8 (strict: bytes that are not text are an error).
         self.strings = "text" if strings == "text" else "bytes"

@@ -106,6 +106,25 @@ def test_nested_fields_dotted_names_and_arrays(
     assert docs[-1]["pos.y"] == float(str(nested.array[-1]["pos"]["y"]))
 
 
+def test_table_has_one_column_per_array_element_like_csv(
+    capsys: pytest.CaptureFixture[str], nested: Dump
+) -> None:
+    # tables hold scalar cells: an array field is one column per element,
+    # named as CSV names it (it used to be one column of "[1, 2, 3]" cells)
+    spec = f"{nested.schema}:rec"
+    code, out, _ = run(capsys, "head", nested.path, "-s", spec, "-n", 3)
+    assert code == 0
+    lines = out.splitlines()
+    header = ["id", "pos.x", "pos.y", "flags[0]", "flags[1]", "flags[2]", "name", "mass"]
+    assert lines[0].split() == ["#", *header]
+    for line, rec in zip(lines[2:], nested.array[:3], strict=True):
+        cells = line.split()
+        assert [int(c) for c in cells[4:7]] == rec["flags"].tolist()
+        assert cells[7] == rec["name"].decode()
+    code, out, _ = run(capsys, "head", nested.path, "-s", spec, "-n", 0)
+    assert out.splitlines()[0].split() == ["#", *header]  # an empty table too
+
+
 def test_fields_selection(capsys: pytest.CaptureFixture[str], nested: Dump) -> None:
     spec = f"{nested.schema}:rec"
     code, out, _ = run(
