@@ -49,9 +49,10 @@ import os
 import re
 import signal
 import sys
+import threading
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 from recview.cli._common import (
@@ -412,6 +413,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     prog = "recview"
     try:
+        with _unwind_on_termination():
+            return _main(argv)
+    except _Terminated as t:
+        with contextlib.suppress(OSError, ValueError):
+            print(f"{t.prog}: terminated ({signal.Signals(t.signum).name})", file=sys.stderr)
+        return 128 + t.signum
+    except KeyboardInterrupt:
+        return _interrupted(prog)
+
+
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind (``finally`` blocks remove temporary
+    outputs), then exit with status 128 + the signal number."""
+
+    prog = "recview"
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated(signum)
+
+
+@contextlib.contextmanager
+def _unwind_on_termination() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`_Terminated` while a command runs
+    (only where Python's default applies: an ignored signal stays ignored),
+    so an interrupted ``convert`` leaves no temporary file behind."""
+    installed: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) is signal.SIG_DFL:
+                installed[sig] = signal.signal(sig, _raise_terminated)
+    try:
+        yield
+    finally:
+        for signum, old in installed.items():
+            signal.signal(signum, old)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    prog = "recview"
+    try:
         parser = _build_parser()
         try:
             args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -420,7 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "func", None):
             print("recview: error: a command is needed (see 'recview -h')", file=sys.stderr)
             return EXIT_USAGE
-        prog = f"recview {args.command}"
+        prog = _Terminated.prog = f"recview {args.command}"
         return _run(args, prog)
     except KeyboardInterrupt:
         return _interrupted(prog)

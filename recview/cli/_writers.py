@@ -48,6 +48,16 @@ def npy_header(dtype: np.dtype[Any], count: int, nbytes: int | None = None) -> b
     raise ValueError("the .npy header does not fit")  # pragma: no cover
 
 
+def _appends(fh: Any) -> bool:
+    """Whether ``fh``'s descriptor is in append mode (every write at the end)."""
+    import fcntl
+
+    try:
+        return bool(fcntl.fcntl(fh.fileno(), fcntl.F_GETFL) & os.O_APPEND)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
+
+
 class NpyWriter:
     """Write records to ``.npy`` incrementally: header, then raw batches.
 
@@ -85,6 +95,14 @@ class NpyWriter:
             )
         if count is None and not fh.seekable():
             raise UsageError("writing .npy from a stream needs a seekable output (not a pipe)")
+        if count is None and _appends(fh):
+            # the header is rewritten at the end: in append mode (>>) that
+            # rewrite would land after the data, leaving a header of 0 records
+            raise UsageError(
+                "writing .npy from a stream rewrites its header at the end, and the output "
+                "is in append mode (>>): write to a new file with -o FILE"
+            )
+        self.start = fh.tell() if count is None else 0
         self.header = npy_header(self.dtype, count or 0)
         fh.write(self.header)
 
@@ -100,7 +118,7 @@ class NpyWriter:
 
     def close(self) -> None:
         if self.expected is None:
-            self.fh.seek(0)
+            self.fh.seek(self.start)
             self.fh.write(npy_header(self.dtype, self.count, len(self.header)))
         self.fh.flush()
 
@@ -223,6 +241,26 @@ def refuse_own_input(args: argparse.Namespace) -> None:
         )
 
 
+def descriptor_of(path: str) -> int | None:
+    """The open descriptor a path names (``/dev/stdout``, ``/dev/fd/3``,
+    ``/proc/self/fd/3``), or None for any other path.
+
+    Examples
+    --------
+    >>> descriptor_of("/dev/stdout"), descriptor_of("/dev/fd/7"), descriptor_of("/dev/shm/x")
+    (1, 7, None)
+    """
+    p = os.path.abspath(path)
+    named = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+    if p in named:
+        return named[p]
+    for prefix in ("/dev/fd/", "/proc/self/fd/", f"/proc/{os.getpid()}/fd/"):
+        rest = p[len(prefix) :]
+        if p.startswith(prefix) and rest.isdigit():
+            return int(rest)
+    return None
+
+
 class Output:
     """The file ``convert`` writes, replaced only when the conversion succeeds.
 
@@ -246,16 +284,18 @@ class Output:
             st = None
         if st is not None and stat.S_ISDIR(st.st_mode):
             raise IsADirectoryError(21, "Is a directory", path)
-        special = ("/dev/", "/proc/")  # /dev/stdout, /dev/fd/N: a descriptor, not a file
-        if (
-            (st is not None and not stat.S_ISREG(st.st_mode))
-            or os.path.abspath(path).startswith(special)
-            or real.startswith(special)
-        ):
-            # Appending: whoever opened it (the shell's > or >>) chose whether
-            # it starts empty; a device or a pipe has nothing to truncate.
-            raw: IO[bytes] = open(path, "ab", buffering=0)  # noqa: SIM115
-        else:
+        fdnum = descriptor_of(path)
+        if fdnum is not None:
+            # /dev/stdout, /dev/fd/N: the descriptor itself, as the shell opened
+            # it (> or >>, its position): reopening the path would append.
+            try:
+                raw: IO[bytes] = os.fdopen(os.dup(fdnum), "wb", buffering=0)
+            except OSError as err:
+                raise OSError(err.errno, err.strerror, path) from err
+        elif st is not None and not stat.S_ISREG(st.st_mode):
+            # A device or a FIFO: nothing to truncate, nothing recview may remove.
+            raw = open(path, "ab", buffering=0)  # noqa: SIM115
+        else:  # a regular file, wherever it lives (/dev/shm too): replaced whole
             try:
                 fd, self._tmp = tempfile.mkstemp(
                     dir=os.path.dirname(real), prefix=f".{os.path.basename(real)}.", suffix=".tmp"
