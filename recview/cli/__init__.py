@@ -15,7 +15,8 @@ never each other; this module imports the commands)::
     _info.py      info                       _records.py   head, tail, slice, inspect
     _convert.py   convert                    _stats.py     stats
     _guess.py     guess (layout inference)   _plot.py      plot (Histogram, Envelope)
-    _sql.py       sql (DuckDB over the files)
+    _sql.py       sql (DuckDB over the files)   _dump.py      dump (any byte range)
+    _hexdump.py   hex and ASCII columns, a record's fields as rows (inspect, dump)
 
 The work on the records themselves is done by :mod:`recview.view` (files,
 memory-mapped), :mod:`recview.pool` (standard input and compressed files) and
@@ -33,6 +34,7 @@ Subcommands::
     recview guess   FILE                    infer record size, header and a starting schema
     recview plot    FILE -s SPEC --field F -o out.png   histogram or series of a field
     recview sql     FILE -s SPEC "select ... from t"    DuckDB SQL over the records
+    recview dump    FILE --offset N --length M [-s SPEC --records-at OFF]  any byte range, annotated
 
 ``FILE`` may be ``-`` (standard input) or a ``.gz``/``.bz2``/``.xz``/``.zst``
 file, read as a stream. Exit status: 0 on success, 1 on a data error (a
@@ -62,8 +64,10 @@ from recview.cli._common import (
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
+    parse_nbytes,
 )
 from recview.cli._convert import cmd_convert
+from recview.cli._dump import DEFAULT_LENGTH, cmd_dump
 from recview.cli._guess import cmd_guess
 from recview.cli._info import cmd_info
 from recview.cli._plot import cmd_plot
@@ -99,6 +103,20 @@ def _pos_int(text: str) -> int:
     value = _nonneg_int(text)
     if value == 0:
         raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _nbytes(text: str) -> int:
+    try:
+        return parse_nbytes(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _nonneg_nbytes(text: str) -> int:
+    value = _nbytes(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 
 
@@ -323,6 +341,50 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="series: most buckets drawn, each the min/max/mean of its records (default 4000)",
     )
+    p = add("dump", cmd_dump, "annotated hex dump of any byte range of any file")
+    p.add_argument("file", metavar="FILE", help="any file; '-' reads standard input")
+    p.add_argument(
+        "--offset",
+        type=_nbytes,
+        default=0,
+        metavar="NBYTES",
+        help="first byte shown (default 0; negative: from the end; 0x.., 64K, 1GiB accepted)",
+    )
+    p.add_argument(
+        "--length",
+        type=_nonneg_nbytes,
+        default=DEFAULT_LENGTH,
+        metavar="NBYTES",
+        help=f"bytes shown (default {DEFAULT_LENGTH}; fewer where the file ends)",
+    )
+    p.add_argument(
+        "-s",
+        "--schema",
+        metavar="SPEC",
+        help="annotate the records field by field (SPEC as for the other commands)",
+    )
+    p.add_argument(
+        "--records-at",
+        type=_nonneg_nbytes,
+        metavar="NBYTES",
+        help="byte offset of the first record (default 0): the bytes before it are the header",
+    )
+    p.add_argument(
+        "--count",
+        type=_nonneg_int,
+        metavar="RECORDS",
+        help="records from --records-at on (default: as many as fit); the rest is trailing bytes",
+    )
+    p.add_argument(
+        "--byteorder",
+        choices=("little", "big", "native"),
+        default="little",
+        help="byte order of C header schemas (default little)",
+    )
+    p.add_argument(
+        "--packed", action="store_true", help="lay out C header structs without padding"
+    )
+
     p = add("sql", cmd_sql, "run a DuckDB SQL query over the records (the file is table t)", data)
     p.add_argument("query", metavar="QUERY", help="DuckDB SQL; the file is table t")
     p.add_argument(

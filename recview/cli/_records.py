@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TextIO
 
 import numpy as np
 
 from recview.cli._common import EXIT_OK, NDArray, UsageError
-from recview.cli._render import (
-    Column,
-    RowWriter,
-    Style,
-    chunks,
-    select_columns,
-    text_of,
-    type_text,
-    use_color,
+from recview.cli._hexdump import (
+    ascii_text as _ascii,
+    hex_text as _hex,
+    record_rows as _inspect_rows,
 )
+from recview.cli._render import RowWriter, Style, chunks, select_columns, use_color
 from recview.cli._sources import Source, open_source
 from recview.schema import Schema
 
@@ -101,73 +96,6 @@ def cmd_slice(args: argparse.Namespace) -> int:
     finally:
         src.close()
     return EXIT_OK
-
-
-def _hex(raw: bytes) -> str:
-    return " ".join(f"{b:02x}" for b in raw)
-
-
-def _ascii(raw: bytes) -> str:
-    return "".join(chr(b) if 32 <= b < 127 else "." for b in raw)
-
-
-def _flatten(value: Any) -> list[Any]:
-    """The scalars of nested lists, in C order."""
-    if not isinstance(value, list):
-        return [value]
-    return [v for item in value for v in _flatten(item)]
-
-
-@dataclass
-class _Row:
-    """One run of bytes in ``inspect``: a field element, or a bitfield
-    storage unit with its bitfields (``bits``: label, bit range, value)."""
-
-    offset: int
-    nbytes: int
-    label: str
-    type: str
-    value: str
-    bits: list[tuple[str, str, str]] = field(default_factory=list)
-
-
-def _unit_text(value: Any) -> str:
-    """A storage unit's value: its bits as hex (the integer in its own byte
-    order, or a C run's bytes)."""
-    if isinstance(value, np.integer):
-        nbytes = value.dtype.itemsize
-        return f"0x{int(value) & ((1 << 8 * nbytes) - 1):0{2 * nbytes}x}"
-    return "0x" + bytes(value).hex()
-
-
-def _inspect_rows(schema: Schema, rec: NDArray) -> list[_Row]:
-    """The rows of one record, in byte order: each element of each leaf of
-    ``schema.fields()`` under its own bytes (a leaf inside an array of records
-    is not contiguous: ``legs.px[1]`` has its own row), and each bitfield
-    under its storage unit, with its bit range."""
-    rows: list[_Row] = []
-    units: dict[tuple[str, int], _Row] = {}
-    for f in schema.fields():
-        values = _flatten(Column(f, schema.enums.get(f.path)).values(rec)[0])
-        places = zip(
-            f.element_names(), f.element_offsets(), values, np.ndindex(*f.shape), strict=True
-        )
-        for name, off, v, idx in places:
-            if f.storage is None:
-                rows.append(_Row(off, f.dtype.itemsize, name, f.dtype.str, text_of(v)))
-                continue
-            unit = units.get((f.storage, off))
-            if unit is None:
-                label = f.storage + "".join(f"[{i}]" for i in idx)
-                if schema.bitfields[f.storage].anonymous:
-                    label = "(bits)"  # C's storage has no name
-                storage = schema.get(rec, f.storage)[(0, *idx)]
-                unit = _Row(off, f.dtype.itemsize, label, f.dtype.str, _unit_text(storage))
-                units[(f.storage, off)] = unit
-                rows.append(unit)
-            unit.bits.append((name, type_text(f), text_of(v)))
-    rows.sort(key=lambda r: (r.offset, r.label))
-    return rows
 
 
 def _inspect_record(
