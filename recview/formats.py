@@ -29,6 +29,7 @@ _PCAP_NS = 0xA1B23C4D
 _PCAPNG = 0x0A0D0D0A
 _PCAP_KUZNETZOV = 0xA1B2CD34
 _PCAP_FILE_HEADER = 24
+_PCAP_MAX_SNAPLEN = 262_144  # libpcap MAXIMUM_SNAPLEN
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,10 @@ def pcap_info(path: str | os.PathLike[str]) -> PcapInfo:
 def pcap(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The :func:`recview.open_frames` arguments of a pcap capture.
 
+    ``max_length`` bounds ``incl_len`` by the larger of the file's snaplen
+    and libpcap's maximum (262,144 bytes), so a corrupt length is an error,
+    never the silent end of the capture.
+
     The packet header fields are ``ts_sec``, ``ts_usec`` (or ``ts_nsec``
     for a nanosecond capture), ``incl_len`` (bytes captured: the payload)
     and ``orig_len`` (bytes on the wire), in the file's byte order.
@@ -137,7 +142,15 @@ def pcap(path: str | os.PathLike[str]) -> dict[str, Any]:
     header = Schema.from_dtype(
         [("ts_sec", o + "u4"), (frac, o + "u4"), ("incl_len", o + "u4"), ("orig_len", o + "u4")]
     )
-    return {"header": header, "length": "incl_len", "offset": _PCAP_FILE_HEADER}
+    # No capture holds more than max(snaplen, libpcap's 262,144-byte maximum)
+    # bytes of a packet: a longer incl_len is a corrupt header.
+    bound = max(info.snaplen, _PCAP_MAX_SNAPLEN)
+    return {
+        "header": header,
+        "length": "incl_len",
+        "offset": _PCAP_FILE_HEADER,
+        "max_length": bound,
+    }
 
 
 def fortran(marker: str = "<i4") -> dict[str, Any]:

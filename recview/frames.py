@@ -68,6 +68,7 @@ _MADV_SEQUENTIAL = getattr(mmap, "MADV_SEQUENTIAL", 0)
 INDEX_MAGIC = b"RVFIDX01"
 _INDEX_PREFIX = struct.Struct("<8sQ")  # magic, bytes of JSON metadata that follow
 _INDEX_HASH = "blake2b-16"
+_INDEX_VERSION = 2  # 2: "offsets_hash" of the offsets array
 
 
 @dataclass(frozen=True)
@@ -263,11 +264,14 @@ class Frames:
         trailer: int = 0,
         index: str | os.PathLike[str] | None = None,
         trailing: Trailing = "error",
+        max_length: int | None = None,
         native: bool = True,
     ) -> None:
         if trailing not in ("error", "ignore", "warn"):
             raise ValueError(f"trailing must be 'error', 'ignore' or 'warn', got {trailing!r}")
         offset = _int(offset, "offset", 0)
+        self._max_length = None if max_length is None else _int(max_length, "max_length", 0)
+        self._trailing: Trailing = trailing
         self._path = os.fspath(path)
         self._schema = as_schema(header)
         self._lay = _layout(self._schema, length, adjust, trailer)
@@ -342,6 +346,7 @@ class Frames:
         assert self._map is not None
         buf = self._map.buffer
         m = self._map
+        first = self._count  # the first frame this pass indexes
         window = self._end - self._end % mmap.PAGESIZE
         m.advise(window, size - window, _MADV_SEQUENTIAL)
         pos = self._end
@@ -366,6 +371,8 @@ class Frames:
             break
         # pos: after the last complete frame (or at the frame that stopped the pass)
         self._end = pos
+        if self._max_length is not None:
+            status, value = self._bound(first, status, value, size)
         m.advise(window, max(0, self._end - window), _MADV_DONTNEED)
         # Zero pages from a truncation during the pass would be indexed as
         # frames: check the guard and the size before trusting them.
@@ -374,6 +381,28 @@ class Frames:
         if now < self._end:
             self._mark_truncated(self._end, now)
         self._cache.clear()
+        return status, value
+
+    def _bound(self, first: int, status: int, value: int, size: int) -> tuple[int, int]:
+        """Frames ``first..`` of this pass longer than ``max_length`` are
+        impossible lengths: the index stops before the first of them. So is
+        a frame that stopped the pass as "partial" because its length is over
+        the bound (a corrupt length, not a frame still being written)."""
+        assert self._max_length is not None
+        hs, ts = self._lay.header, self._lay.trailer
+        offs = self._cap[first : self._count]
+        if len(offs):
+            ends = np.append(self._cap[first + 1 : self._count] - hs, self._end)
+            over = np.flatnonzero(ends - offs - ts > self._max_length)
+            if len(over):
+                k = first + int(over[0])
+                self._end = int(self._cap[k]) - hs
+                self._count = k
+                return _BADLEN, self._raw_length(self._end) - self._lay.adjust
+        if status == _PARTIAL and size - self._end >= hs:
+            n = self._raw_length(self._end)
+            if n > self._max_length:
+                return _BADLEN, n - self._lay.adjust
         return status, value
 
     def _frame_start(self, k: int) -> int:
@@ -388,10 +417,15 @@ class Frames:
         where = f"{self._path}: frame {k:,} at byte offset {at:,}"
         if status == _BADLEN:
             shown = "a value that does not fit in int64" if value == -1 else f"{value:,}"
+            bound = (
+                f"between 0 and {self._max_length:,} (max_length)"
+                if self._max_length is not None
+                else ">= 0"
+            )
             raise LayoutError(
                 f"{where}: impossible length: header field {lay.field!r} is {shown}"
                 f"{f' and adjust is {lay.adjust:+,}' if lay.adjust else ''}, "
-                f"expected a payload length >= 0 (is the header schema or byte order right?)",
+                f"expected a payload length {bound} (is the header schema or byte order right?)",
                 path=self._path,
                 offset=at,
                 field=lay.field,
@@ -476,7 +510,7 @@ class Frames:
         first, last = self._hashes()
         meta = {
             "format": "recview frames index",
-            "version": 1,
+            "version": _INDEX_VERSION,
             **self._params(),
             "data_nbytes": st.st_size,
             "data_mtime_ns": st.st_mtime_ns,
@@ -485,6 +519,7 @@ class Frames:
             "hash": _INDEX_HASH,
             "first_hash": first,
             "last_hash": last,
+            "offsets_hash": _hash(memoryview(self._offsets_bytes())),
         }
         text = json.dumps(meta, sort_keys=True).encode()
         text += b" " * (-(len(text) + _INDEX_PREFIX.size) % 8)  # the array starts 8-aligned
@@ -494,13 +529,16 @@ class Frames:
             with os.fdopen(fd, "wb") as f:
                 f.write(_INDEX_PREFIX.pack(INDEX_MAGIC, len(text)))
                 f.write(text)
-                f.write(self._cap[: self._count].astype("<i8", copy=False).tobytes())
+                f.write(self._offsets_bytes())
             os.replace(tmp, self._index_path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
         self._saved_count = self._count
+
+    def _offsets_bytes(self) -> bytes:
+        return self._cap[: self._count].astype("<i8", copy=False).tobytes()
 
     def _load_index(self, st: os.stat_result) -> None:
         """Use the index file if it matches the data; else warn and leave it to the scan."""
@@ -537,7 +575,7 @@ class Frames:
             if nmeta > 1 << 24:
                 return "its metadata length is implausible"
             meta = json.loads(f.read(nmeta))
-            if meta.get("version") != 1:
+            if meta.get("version") != _INDEX_VERSION:
                 return f"unknown index version {meta.get('version')!r}"
             mine = self._params()
             for key, value in mine.items():
@@ -547,6 +585,8 @@ class Frames:
             data = f.read()
         if count < 0 or len(data) != 8 * count:
             return f"it holds {len(data):,} bytes of offsets, expected {8 * count:,}"
+        if _hash(memoryview(data)) != meta.get("offsets_hash"):
+            return "its offsets are not the ones it was written with (hash differs)"
         if st.st_size < meta["data_nbytes"]:
             return f"the file shrank from {meta['data_nbytes']:,} to {st.st_size:,} bytes"
         if st.st_size == meta["data_nbytes"] and st.st_mtime_ns != meta["data_mtime_ns"]:
@@ -573,6 +613,11 @@ class Frames:
             return "its last frame does not end where the index says"
         if self._hashes() != (meta["first_hash"], meta["last_hash"]):
             return "the first or last frame's bytes changed"
+        # a sample of the chain: each sampled frame's length leads to the next
+        for k in np.unique(np.linspace(0, count - 1, min(count, 64)).astype(np.int64))[:-1]:
+            k = int(k)
+            if self._cap[k] + self._raw_length(self._frame_start(k)) + ts + hs != self._cap[k + 1]:
+                return f"frame {k:,}'s length does not lead to frame {k + 1:,}"
         self._saved_count = count if st.st_size == meta["data_nbytes"] else -1
         return None
 
@@ -1107,6 +1152,25 @@ class Frames:
             self._drop_maps()
             os.close(self._fd)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as "open this path again": the copy indexes the file with a
+        descriptor of its own (reusing ``index`` when given), so it can go to
+        another process, and freeing it never closes this object's file."""
+        if self._closed:
+            raise TypeError(f"cannot pickle {self._path!r}: the frames are closed")
+        lay = self._lay
+        options = {
+            "length": lay.field,
+            "offset": self._offset,
+            "adjust": lay.adjust,
+            "trailer": lay.trailer,
+            "index": self._index_path,
+            "trailing": self._trailing,
+            "max_length": self._max_length,
+            "native": self._native,
+        }
+        return (_reopen, (self._path, self._schema, options))
+
     def __enter__(self) -> Frames:  # noqa: PYI034 - Frames is not meant to be subclassed
         return self
 
@@ -1119,6 +1183,11 @@ class Frames:
                 os.close(self._fd)
 
 
+def _reopen(path: str, header: Schema, options: dict[str, Any]) -> Frames:
+    """Unpickle a :class:`Frames`: open its path again, with its options."""
+    return Frames(path, header, **options)
+
+
 def open_frames(
     path: str | os.PathLike[str],
     header: Any,
@@ -1129,6 +1198,7 @@ def open_frames(
     trailer: int = 0,
     index: str | os.PathLike[str] | None = None,
     trailing: Trailing = "error",
+    max_length: int | None = None,
 ) -> Frames:
     """Index a file of variable-size frames; payloads become zero-copy views.
 
@@ -1160,6 +1230,11 @@ def open_frames(
         :class:`LayoutWarning` when it does not match. Written atomically.
     trailing : {"error", "ignore", "warn"}
         What a partial last frame gets, as in :func:`recview.open`.
+    max_length : int, optional
+        The longest payload the format allows (the pcap preset gives the
+        capture's bound). A longer one is an impossible length, a
+        :class:`LayoutError`, wherever it is and whatever ``trailing`` says:
+        a corrupt length field is never taken for a frame still being written.
 
     Returns
     -------
@@ -1168,7 +1243,8 @@ def open_frames(
     Raises
     ------
     LayoutError
-        A frame with an impossible length (negative after ``adjust``), a
+        A frame with an impossible length (negative after ``adjust``, or
+        over ``max_length``), a
         trailer unlike its header's marker, or (``trailing="error"``) a last
         frame running past the end of the file. The message names the frame
         number and its byte offset.
@@ -1196,4 +1272,5 @@ def open_frames(
         trailer=trailer,
         index=index,
         trailing=trailing,
+        max_length=max_length,
     )

@@ -77,15 +77,15 @@ def test_npy_from_a_stream_onto_an_append_mode_output_is_refused(
 def test_csv_to_dev_stdout_keeps_the_shells_append(tmp_path: Path) -> None:
     data = _data(tmp_path, 2)
     (tmp_path / "out.csv").write_text("before\n")
-    res = _sh(f'"$PY" -m recview convert {data} -s "<u8" -o /dev/stdout --to csv -q >> out.csv', tmp_path)
+    res = _sh(
+        f'"$PY" -m recview convert {data} -s "<u8" -o /dev/stdout --to csv -q >> out.csv', tmp_path
+    )
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "out.csv").read_text().splitlines() == ["before", "f0", "0", "1"]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_a_terminated_convert_removes_its_temporary_file_only(
-    tmp_path: Path, signum: int
-) -> None:
+def test_a_terminated_convert_removes_its_temporary_file_only(tmp_path: Path, signum: int) -> None:
     fifo = tmp_path / "in.fifo"
     os.mkfifo(fifo)
     out = tmp_path / "out.csv"

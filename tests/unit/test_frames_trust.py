@@ -1,0 +1,133 @@
+"""Frames never trust what they cannot check: a tampered index file, a pcap
+length no capture can hold, and a pickled copy that would share the fd."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import pickle
+import struct
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import recview as rv
+from recview.errors import LayoutError, LayoutWarning
+
+
+def _pcap(path: Path, n: int = 10, *, snaplen: int = 65535) -> list[bytes]:
+    payloads = [bytes([k % 256]) * (16 + k) for k in range(n)]
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, 1))
+        f.writelines(
+            struct.pack("<IIII", 1700000000, k, len(d), len(d)) + d for k, d in enumerate(payloads)
+        )
+    return payloads
+
+
+def _tamper_offsets(ix: Path, k: int, delta: int) -> None:
+    raw = bytearray(ix.read_bytes())
+    nmeta = struct.unpack_from("<8sQ", raw)[1]
+    offs = np.frombuffer(bytes(raw[16 + nmeta :]), "<i8").copy()
+    offs[k] += delta
+    raw[16 + nmeta :] = offs.tobytes()
+    ix.write_bytes(bytes(raw))
+
+
+def test_an_index_file_with_a_wrong_offset_in_the_middle_is_rebuilt(tmp_path: Path) -> None:
+    p, ix = tmp_path / "a.pcap", tmp_path / "a.idx"
+    payloads = _pcap(p)
+    rv.open_frames(p, **rv.formats.pcap(p), index=ix).close()
+    _tamper_offsets(ix, 5, 4)
+    with pytest.warns(LayoutWarning, match="does not match"):
+        fr = rv.open_frames(p, **rv.formats.pcap(p), index=ix)
+    with fr:
+        assert fr.lengths.tolist() == [len(d) for d in payloads]
+        assert bytes(fr[5][1]) == payloads[5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rebuilt: trusted again, silently
+        with rv.open_frames(p, **rv.formats.pcap(p), index=ix) as fr:
+            assert bytes(fr[5][1]) == payloads[5]
+
+
+@pytest.mark.parametrize("trailing", ["error", "ignore", "warn"])
+def test_a_pcap_length_beyond_any_capture_is_an_impossible_length(
+    tmp_path: Path, trailing: str
+) -> None:
+    p = tmp_path / "bad.pcap"
+    _pcap(p, 100)
+    raw = bytearray(p.read_bytes())
+    at = 24 + sum(16 + 16 + k for k in range(10))  # frame 10's header
+    struct.pack_into("<I", raw, at + 8, 0x7FFFFFF0)
+    p.write_bytes(bytes(raw))
+    with pytest.raises(LayoutError, match=f"frame 10 at byte offset {at:,}.*impossible length"):
+        rv.open_frames(p, **rv.formats.pcap(p), trailing=trailing)  # type: ignore[arg-type]
+
+
+def test_a_pcap_length_over_the_bound_in_the_middle_is_not_indexed(tmp_path: Path) -> None:
+    # the length still fits in the file: without a bound, every later frame is misread
+    p = tmp_path / "mid.pcap"
+    _pcap(p, 5000)
+    raw = bytearray(p.read_bytes())
+    at = 24 + sum(16 + 16 + k for k in range(3))
+    struct.pack_into("<I", raw, at + 8, 300_000)
+    p.write_bytes(bytes(raw))
+    with pytest.raises(LayoutError, match="frame 3 at byte offset .*impossible length"):
+        rv.open_frames(p, **rv.formats.pcap(p))
+
+
+def test_max_length_bounds_any_frame_format(tmp_path: Path) -> None:
+    p = tmp_path / "tlv.bin"
+    with open(p, "wb") as f:
+        f.writelines(struct.pack("<H", n) + b"x" * n for n in (3, 2, 9, 1))
+    with rv.open_frames(p, "<u2", length="f0", max_length=9) as fr:
+        assert fr.lengths.tolist() == [3, 2, 9, 1]
+    with pytest.raises(LayoutError, match="frame 2 at byte offset 9: impossible length.* 8"):
+        rv.open_frames(p, "<u2", length="f0", max_length=8)
+
+
+def _fortran(path: Path, n: int) -> None:
+    recs = np.zeros(n, [("m", "<i4"), ("x", "<f8"), ("t", "<i4")])
+    recs["m"] = recs["t"] = 8
+    recs["x"] = np.arange(n) + 0.5
+    recs.tofile(path)
+
+
+@pytest.mark.parametrize("n", [0, 3])
+def test_a_pickled_frames_reopens_its_path_and_never_shares_the_fd(tmp_path: Path, n: int) -> None:
+    p = tmp_path / "e.unf"
+    _fortran(p, n)
+    fr = rv.open_frames(p, **rv.formats.fortran())
+    copy = pickle.loads(pickle.dumps(fr))
+    assert len(copy) == len(fr) == n
+    assert copy.path == fr.path
+    del copy
+    gc.collect()
+    _fortran(p, 5)  # rewritten in place, longer
+    assert fr.refresh() == 5  # the original's fd still works
+    assert np.frombuffer(fr[4][1], "<f8").tolist() == [4.5]
+    fr.close()
+
+
+def _count(frames: rv.Frames) -> int:
+    return len(frames)
+
+
+def test_frames_go_to_a_spawned_process(tmp_path: Path) -> None:
+    p = tmp_path / "a.pcap"
+    _pcap(p, 7)
+    with rv.open_frames(p, **rv.formats.pcap(p), trailing="warn") as fr:
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            assert pool.apply(_count, (fr,)) == 7
+
+
+def test_a_closed_frames_does_not_pickle(tmp_path: Path) -> None:
+    p = tmp_path / "a.pcap"
+    _pcap(p, 2)
+    fr = rv.open_frames(p, **rv.formats.pcap(p))
+    fr.close()
+    with pytest.raises(TypeError, match="closed"):
+        pickle.dumps(fr)
