@@ -921,6 +921,103 @@ class _Decompressed(io.RawIOBase):
                 super().close()
 
 
+#: Compressed bytes :class:`_Members` reads from the file at a time.
+_MEMBER_CHUNK: Final = 128 << 10
+
+
+class _Members(io.RawIOBase):
+    """gzip, bzip2 or xz members (streams) one after another, strictly.
+
+    What :func:`open_compressed` reads ``.gz``, ``.bz2`` and ``.xz`` files
+    with, instead of ``gzip``/``bz2``/``lzma.open``:
+
+    - the standard library's bz2 and lzma readers swallow any error raised by
+      the first read of a later member ("trailing data isn't a valid
+      compressed stream; ignore it"): a corrupt second member, or bytes after
+      the last one, read as a silently shorter file. Here they are errors;
+    - their ``readinto`` fills the whole buffer in one call, so an error
+      raised in that call loses the bytes decompressed before it. Each
+      ``readinto`` here returns what one piece of input gave, so a reader gets
+      every byte before the damage, and the error says where it is;
+    - zero bytes between or after members (xz stream padding, tape blocks)
+      are skipped, as gzip and xz do; anything else there is a new member,
+      and must be a valid one.
+
+    The decompressors check every member's CRC (gzip, bzip2) or check field
+    (xz) at its end. Errors are the decompressors' own (``zlib.error``,
+    ``OSError``, ``lzma.LZMAError``, ``EOFError`` for a cut member):
+    :class:`_Decompressed` says them as a ``LayoutError``.
+    """
+
+    def __init__(self, raw: IO[bytes], fmt: str) -> None:
+        super().__init__()
+        self._raw = raw
+        self._fmt = fmt
+        self._dec: Any = None  # the current member's decompressor (None: between members)
+        self._input = b""  # compressed bytes read and not yet given to a decompressor
+
+    def readable(self) -> bool:
+        return True
+
+    def _new(self) -> Any:
+        if self._fmt == "gzip":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and CRC checked
+        if self._fmt == "bzip2":
+            return bz2.BZ2Decompressor()
+        return lzma.LZMADecompressor()  # FORMAT_AUTO: .xz and .lzma
+
+    def _more(self) -> bytes:
+        data, self._input = self._input or self._raw.read(_MEMBER_CHUNK), b""
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        out = memoryview(buffer).cast("B")
+        want = len(out)
+        if not want:
+            return 0
+        while True:
+            if self._dec is None:
+                # Between members: skip zero padding; the end, or a new member.
+                data = self._more().lstrip(b"\0")
+                while not data:
+                    more = self._raw.read(_MEMBER_CHUNK)
+                    if not more:
+                        return 0  # the end, after a whole member (or an empty file)
+                    data = more.lstrip(b"\0")
+                if self._fmt == "gzip" and len(data) >= 2 and data[:2] != b"\x1f\x8b":
+                    # gzip's own message (zlib would say "incorrect header check")
+                    raise gzip.BadGzipFile(f"Not a gzipped file ({data[:2]!r})")
+                self._input, self._dec = data, self._new()
+            dec = self._dec
+            if self._fmt == "gzip":
+                # (An empty input still flushes what zlib holds back for a full buffer.)
+                data = self._more()
+                got = dec.decompress(data, want)
+                self._input = dec.unconsumed_tail
+                cut = not data and not got and not dec.eof
+            else:
+                data = self._more() if dec.needs_input else b""
+                cut = dec.needs_input and not data
+                got = b"" if cut else dec.decompress(data, want)
+            if cut:
+                raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+            if dec.eof:
+                # Everything after the member's end (zlib leaves a stale copy of
+                # it in unconsumed_tail: not that one).
+                self._input = dec.unused_data
+                self._dec = None
+            if got:
+                out[: len(got)] = got
+                return len(got)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._raw.close()
+            finally:
+                super().close()
+
+
 _ZSTD_MAGIC: Final = 0xFD2FB528
 _ZSTD_SKIPPABLE: Final = 0x184D2A50  # the 16 magics 0x184D2A50-5F
 _DICT_ID_BYTES: Final = (0, 1, 2, 4)
@@ -1096,12 +1193,6 @@ def open_compressed(path: str | os.PathLike[str]) -> IO[bytes]:
             frames.close()
             raise
         return cast("IO[bytes]", _Decompressed(reader, name, fmt, frames))
-    # Each is closed by the _Decompressed that wraps it.
-    inner: IO[bytes]
-    if fmt == "gzip":
-        inner = cast("IO[bytes]", gzip.open(path, "rb"))  # noqa: SIM115
-    elif fmt == "bzip2":
-        inner = bz2.open(path, "rb")  # noqa: SIM115
-    else:
-        inner = lzma.open(path, "rb")  # noqa: SIM115
-    return cast("IO[bytes]", _Decompressed(inner, name, fmt))
+    # Closed by the _Decompressed that wraps it. Not gzip/bz2/lzma.open: see _Members.
+    inner = _Members(open(path, "rb"), fmt)  # noqa: SIM115
+    return cast("IO[bytes]", _Decompressed(cast("IO[bytes]", inner), name, fmt))
