@@ -401,7 +401,14 @@ def _arrow_leaf(pa: Any, a: NDArray, key: str, opts: _Options) -> Any:
         return _wrap(pa, pa.from_numpy_dtype(data.dtype), data)
     if kind in "Mm":
         data = _contiguous(_native_time(a))
-        return _wrap(pa, pa.from_numpy_dtype(data.dtype), data)
+        nat = np.isnat(data)
+        if not nat.any():
+            return _wrap(pa, pa.from_numpy_dtype(data.dtype), data)
+        # NaT is null, never the date its sentinel value would be (1677-09-21)
+        valid = pa.py_buffer(np.packbits(~nat, bitorder="little"))
+        return pa.Array.from_buffers(
+            pa.from_numpy_dtype(data.dtype), len(data), [valid, pa.py_buffer(data)]
+        )
     if kind == "b":
         return pa.array(np.ascontiguousarray(a), type=pa.bool_())
     if kind == "c":

@@ -68,7 +68,9 @@ def _scalars(flat: NDArray, enum: Mapping[int, str] | None, *, json_mode: bool) 
         return list(values)
     if kind == "c":
         pairs = [(float(z.real), float(z.imag)) for z in flat.tolist()]
-        return [list(p) for p in pairs] if json_mode else [str(complex(*p)) for p in pairs]
+        if json_mode:  # JSON has no NaN or inf: null, as for a float field
+            return [[v if math.isfinite(v) else None for v in p] for p in pairs]
+        return [str(complex(*p)) for p in pairs]
     if kind in "Mm":
         return flat.astype(str).tolist()  # type: ignore[no-any-return]
     return flat.tolist()  # type: ignore[no-any-return]
