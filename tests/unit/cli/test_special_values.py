@@ -20,7 +20,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 @pytest.mark.parametrize("kind", ["M8", "m8"])
 def test_nat_is_null_in_arrow_and_parquet(tmp_path: Path, kind: str, unit: str) -> None:
     dt = f"<{kind}[{unit}]"
-    values = np.array(["NaT", 0, 5], dt) if kind == "M8" else np.array(["NaT", 0, 5], dt)
+    values = np.array(["NaT", 0, 5], dt)
     path = tmp_path / "t.bin"
     values.tofile(path)
     with rv.open(path, dt) as view:
