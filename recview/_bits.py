@@ -96,7 +96,17 @@ def extract(
     """
     a = np.asarray(storage)
     if a.dtype != dtype:
-        a = a.view(dtype) if a.dtype.itemsize == dtype.itemsize else a.astype(dtype)
+        # a record's field comes back as a native numpy scalar: its *value* is
+        # the storage value, so convert values between integer types, and
+        # reinterpret bytes only for raw (V<n>) storage
+        same_size = a.dtype.itemsize == dtype.itemsize
+        ints = a.dtype.kind in "iu" and dtype.kind in "iu"
+        a = a.view(dtype) if same_size and not ints else a.astype(dtype)
+    if a.ndim == 0:
+        # one record: ufuncs on a 0-d array give scalars, which cannot be
+        # shifted in place; compute on one element, hand back a 0-d array
+        one = extract(a.reshape(1), dtype, order, lsb, width, signed)
+        return one.reshape(())
     n = dtype.itemsize
     # the bytes of the storage that hold the bitfield: b0 .. b1
     if order == ">":

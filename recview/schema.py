@@ -1323,7 +1323,9 @@ def _check_bitfields(
                 )
             order = storage.order
         else:
-            order = sdt.byteorder
+            # numpy spells the native order '=': bits are numbered in '<' or '>'
+            native = "<" if np.little_endian else ">"
+            order = native if sdt.byteorder == "=" else sdt.byteorder
         parent, _, sname = spath.rpartition(".")
         level = parent if storage.anonymous else spath
         names = taken.setdefault(level, set())
