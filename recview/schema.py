@@ -1042,9 +1042,7 @@ class Schema:
                     )
                 entry[int(k)] = v
             enums[path] = entry
-        return cls._from_parts(
-            dtype, unions=frozenset(unions), enums=enums, bitfields=bitfields
-        )
+        return cls._from_parts(dtype, unions=frozenset(unions), enums=enums, bitfields=bitfields)
 
     # -- converters --------------------------------------------------------
 
@@ -1476,9 +1474,7 @@ def _struct_to_json(
             fdt, sub = fdt.subdtype
             shape += tuple(sub)
         fpath = f"{path}.{name}" if path else name
-        entry["type"] = (
-            _struct_to_json(fdt, bitfields, fpath) if fdt.names is not None else fdt.str
-        )
+        entry["type"] = _struct_to_json(fdt, bitfields, fpath) if fdt.names is not None else fdt.str
         if shape:
             entry["shape"] = list(shape)
         if fpath in bitfields:

@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 import recview as rv
 from recview._bits import extract, value_dtype
@@ -44,8 +43,9 @@ def test_extract_matches_python_integers(
     else:
         sdt = np.dtype(f"V{nbytes}")
     # the storage inside a record with other bytes around it: a strided array
-    rec = np.dtype({"names": ["s"], "formats": [sdt], "offsets": [pad],
-                    "itemsize": pad + nbytes + 1})  # fmt: skip
+    rec = np.dtype(
+        {"names": ["s"], "formats": [sdt], "offsets": [pad], "itemsize": pad + nbytes + 1}
+    )
     n = len(noise) // rec.itemsize
     arr = np.frombuffer(noise[: n * rec.itemsize], dtype=rec)
     got = extract(arr["s"], sdt, order, lsb, width, signed)
@@ -61,8 +61,16 @@ def test_extract_matches_python_integers(
 
 @pytest.mark.parametrize(
     ("width", "signed", "dtype"),
-    [(1, False, "u1"), (8, False, "u1"), (8, True, "i1"), (9, False, "u2"), (17, True, "i4"),
-     (32, False, "u4"), (33, False, "u8"), (64, True, "i8")],  # fmt: skip
+    [
+        (1, False, "u1"),
+        (8, False, "u1"),
+        (8, True, "i1"),
+        (9, False, "u2"),
+        (17, True, "i4"),
+        (32, False, "u4"),
+        (33, False, "u8"),
+        (64, True, "i8"),
+    ],
 )
 def test_value_dtype_is_the_smallest_holding_the_width(
     width: int, signed: bool, dtype: str
@@ -77,8 +85,10 @@ class Tcp(rv.Record):
 
 
 def test_bits_fields_are_leaves_numbered_from_the_values_lsb() -> None:
-    got = [(f.path, f.offset, f.bit_offset, f.bit_width, f.signed, f.storage, f.bit_order)
-           for f in Tcp.schema.fields()]  # fmt: skip
+    got = [
+        (f.path, f.offset, f.bit_offset, f.bit_width, f.signed, f.storage, f.bit_order)
+        for f in Tcp.schema.fields()
+    ]
     assert got == [
         ("port", 0, None, None, False, None, None),
         ("flags.fin", 2, 0, 1, False, "flags", ">"),
@@ -107,10 +117,15 @@ def test_bits_values_from_a_view_batch_and_record(tmp_path: Any) -> None:
             assert f.bit_offset is not None
             assert f.bit_width is not None
             want = [
-                oracle(raw[i * 5 + f.offset : i * 5 + f.offset + f.dtype.itemsize], f.bit_order,
-                       f.bit_offset, f.bit_width, f.signed)
+                oracle(
+                    raw[i * 5 + f.offset : i * 5 + f.offset + f.dtype.itemsize],
+                    f.bit_order,
+                    f.bit_offset,
+                    f.bit_width,
+                    f.signed,
+                )
                 for i in range(50)
-            ]  # fmt: skip
+            ]
             got = Tcp.schema.get(view.array, f.path)
             assert got.dtype == f.value_dtype
             assert not got.flags.writeable

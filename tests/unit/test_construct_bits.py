@@ -15,8 +15,7 @@ from typing import Any
 import construct as c
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 import recview as rv
 from recview._bits import Bit, Storage
@@ -154,8 +153,12 @@ def test_declarative_bits_schema_to_construct_and_json() -> None:
 
     schema = Tcp.schema
     con = schema.to_construct()
-    raw = con.build({"flags": {"fin": 1, "syn": 0, "rst": 1, "psh": 0, "ack": 1, "urg": 0},
-                     "le": {"lo": 0xA, "mid": 0x12345, "hi": 0xBC}})  # fmt: skip
+    raw = con.build(
+        {
+            "flags": {"fin": 1, "syn": 0, "rst": 1, "psh": 0, "ack": 1, "urg": 0},
+            "le": {"lo": 0xA, "mid": 0x12345, "hi": 0xBC},
+        }
+    )
     # fin is bit 0 of the big-endian 16-bit value; lo is bit 0 of a little-endian u32
     assert raw[:2] == (0b10101).to_bytes(2, "big")
     assert int.from_bytes(raw[2:], "little") == 0xA | 0x12345 << 4 | 0xBC << 24
