@@ -979,19 +979,28 @@ class Schema:
         packed : bool
             Lay out without alignment padding (``__attribute__((packed))``).
 
+        Bitfields are laid out as GCC does (see :mod:`recview._c`) and are
+        leaves of :meth:`fields`; with ``byteorder=">"`` they are allocated
+        from the most significant bit, as on GCC's big-endian targets.
+
         Examples
         --------
         >>> import recview as rv
         >>> s = rv.Schema.from_c("struct tick { uint64_t ts; double px; uint8_t side; };")
         >>> s.itemsize, s.dtype.fields["side"][1]
         (24, 16)
+        >>> ip = rv.Schema.from_c("struct ip { unsigned ihl:4, version:4; uint8_t tos; };")
+        >>> [(f.path, f.offset, f.bit_offset, f.bit_width) for f in ip.fields()]
+        [('ihl', 0, 0, 4), ('version', 0, 4, 4), ('tos', 1, None, None)]
         """
         if byteorder not in ("<", ">", "="):
             raise SchemaError(f"byteorder must be '<', '>' or '=', got {byteorder!r}")
         from recview._c import parse_c
 
         layout = parse_c(source, name, byteorder=byteorder, packed=packed)
-        return cls._from_parts(layout.dtype, unions=layout.unions, enums=layout.enums)
+        return cls._from_parts(
+            layout.dtype, unions=layout.unions, enums=layout.enums, bitfields=layout.bitfields
+        )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Schema:

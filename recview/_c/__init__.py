@@ -59,9 +59,21 @@ Documented choices
 ------------------
 * **Pointers** are laid out as the pointer-size integer: ``u8``, 8-byte
   aligned (the value is an address in the writing process, kept as a number).
-* **Bitfields** are refused with a :class:`~recview.errors.SchemaError`
-  naming the field: declare the containing integer instead and decode the
-  bits yourself.
+* **Bitfields** are laid out as GCC does on x86-64 (``PCC_BITFIELD_TYPE_MATTERS``:
+  a field never straddles a boundary of its type's alignment unless packed or
+  under ``#pragma pack``; ``:0`` aligns to its type whatever the packing; a
+  named bitfield aligns the struct, an unnamed one does not), with every
+  integer type, ``_Bool`` and enums as base types. With ``byteorder=">"`` (or
+  ``scalar_storage_order("big-endian")``) they are allocated from the most
+  significant bit, as on s390x and powerpc64. Bitfields whose bytes touch
+  share one hidden storage field ``_bits@<offset>`` (``u1 u2 u4 u8`` or
+  ``V<n>``) and are leaves of :meth:`recview.Schema.fields` at their parent's
+  level. Plain ``char`` bitfields are signed (x86-64), unsigned with
+  ``byteorder=">"`` (s390x, powerpc64). Refused as GCC refuses them: a width
+  over the type's, a negative width, a named ``:0``, a non-integer type,
+  ``_Alignas`` on a bitfield. An attribute after the width
+  (``int x : 3 __attribute__((packed))``) cannot be parsed: write it before
+  the type.
 * **long double** is refused: its format is platform-specific (x87 80-bit in
   16 bytes on x86-64, IEEE binary128 on aarch64). Declare
   ``_Alignas(16) uint8_t x[16]`` to keep the layout. ``__int128``,
@@ -101,6 +113,7 @@ Documented choices
 
 from __future__ import annotations
 
+from recview._bits import Storage
 from recview._c.layout import _LayoutEngine
 from recview._c.parse import _front_end, _SymbolTable
 from recview._c.to_dtype import CLayout, _to_dtype
@@ -140,7 +153,7 @@ def parse_c(
     ------
     SchemaError
         For anything recview cannot lay out exactly as the compiler does: an
-        unknown type or identifier, a bitfield, a flexible array member, a
+        unknown type or identifier, a bitfield GCC refuses, a flexible array member, a
         ``long double``, several structs and no ``name``, unparsable C... The
         message gives the C line and the dotted field path (also in
         ``err.field``).
@@ -180,5 +193,6 @@ def parse_c(
     engine.check_static_asserts()
     unions: set[str] = set()
     enums: dict[str, dict[int, str]] = {}
-    dtype = _to_dtype(record, "", byteorder, unions, enums)
-    return CLayout(dtype, frozenset(unions), enums)
+    bitfields: dict[str, Storage] = {}
+    dtype = _to_dtype(record, "", byteorder, unions, enums, None, bitfields)
+    return CLayout(dtype, frozenset(unions), enums, bitfields)

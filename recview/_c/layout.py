@@ -30,6 +30,8 @@ from recview._c.types import (
     _Aggregate,
     _array_of,
     _base_type,
+    _BitField,
+    _BitRun,
     _CType,
     _label_of,
     _Member,
@@ -48,10 +50,17 @@ def _roundup(value: int, align: int) -> int:
 
 
 def _declarator_attrs(node: Any) -> list[Any]:
-    """Attributes written on a declarator chain (after the name, ``*`` or ``]``)."""
+    """Attributes written on a declarator chain (after the name, ``*`` or ``]``),
+    and after a scalar type name (``__u64 __attribute__((aligned(8))) x``, Linux's
+    ``__aligned_u64``: GCC applies those to the declaration)."""
     attrs: list[Any] = []
-    while isinstance(node, (c_ast.TypeDecl, c_ast.ArrayDecl, c_ast.PtrDecl)):
-        attrs.extend(node.attributes or [])
+    while isinstance(node, (c_ast.TypeDecl, c_ast.ArrayDecl, c_ast.PtrDecl, c_ast.AttributedType)):
+        if isinstance(node, c_ast.AttributedType):
+            if not isinstance(node.type, c_ast.IdentifierType):
+                break  # attributes of a struct/union/enum definition are the type's
+            attrs.extend(node.attributes or [])
+        else:
+            attrs.extend(node.attributes or [])
         node = node.type
     return attrs
 
@@ -76,6 +85,7 @@ class _LayoutState:
     offset: int = 0  # byte just past the last member placed
     size: int = 0  # bytes used so far: the largest end of a member
     align: int = 1  # the largest member alignment so far
+    bitpos: int | None = None  # bit just past the last member, if that was a bitfield
 
 
 @dataclass(frozen=True)
@@ -356,20 +366,15 @@ class _LayoutEngine:
         members: list[_Member] = []
         state = _LayoutState(union=union, packed="packed" in attrs)
         anonymous = 0
+        run: list[_BitField] = []  # the bitfields whose bytes touch, not yet a member
         for decl in node.decls:
             if not isinstance(decl, c_ast.Decl):
                 continue  # _Static_assert (collected with the others), #pragma
             line = _line(decl) or _line(decl.bitsize) or _line(decl.type)
             mpath = _join(path, decl.name) if decl.name else path
             if decl.bitsize is not None:
-                bits = self.constant(decl.bitsize, mpath, line)
-                name = decl.name or "(unnamed)"
-                raise SchemaError(
-                    f"{_where(mpath, line)}: bitfields are not supported ({name} : {bits}); "
-                    "declare the containing integer instead (e.g. uint32_t flags;) and "
-                    "decode the bits from it",
-                    field=mpath or None,
-                )
+                self._bitfield(decl, mpath, line, state, run, members)
+                continue
             if decl.name is None:
                 inner = decl.type
                 while isinstance(inner, c_ast.AttributedType):
@@ -399,6 +404,8 @@ class _LayoutEngine:
             state.pack = self._pre.pack_at(line)
             pending = _PendingMember(ctype, line, user_align, packed="packed" in decl_attrs)
             moffset = self._place(pending, state)
+            if run and not union:
+                members.append(_flush(run))
             if decl.name is not None:
                 members.append(_Member(decl.name, ctype, moffset, line))
             elif (
@@ -408,6 +415,8 @@ class _LayoutEngine:
             else:
                 members.append(_Member(f"_anon{anonymous}", ctype, moffset, line, True))
                 anonymous += 1
+        if run:
+            members.append(_flush(run))
         if not members:
             raise SchemaError(
                 f"{_where(path, _line(node))}: {label} has no members (an empty struct has "
@@ -433,6 +442,116 @@ class _LayoutEngine:
             )
         return _Aggregate(union, label, tuple(members), size, align, order)
 
+    def _bitfield(
+        self,
+        decl: Any,
+        mpath: str,
+        line: int,
+        state: _LayoutState,
+        run: list[_BitField],
+        members: list[_Member],
+    ) -> None:
+        """Check one bitfield declaration as GCC does, then place it (:meth:`_place_bits`)."""
+        name = decl.name
+        shown = repr(name) if name else "(unnamed)"
+        width = self.constant(decl.bitsize, mpath, line)
+        ctype = self.resolve(decl.type, mpath, line)
+        fail = self._fail(mpath, line)
+        if (
+            not isinstance(ctype, _Scalar)
+            or ctype.kind not in "iubS"
+            or ctype is _POINTER
+            or ctype.cname == "pointer"
+        ):
+            raise fail(f"bit-field {shown} has invalid type '{_label_of(ctype)}' (a bitfield "
+                       "is an integer, _Bool or enum type)")  # fmt: skip
+        nbits = 1 if ctype.kind == "b" else 8 * ctype.size
+        if width < 0:
+            raise fail(f"negative width in bit-field {shown} ({width})")
+        if width == 0 and name is not None:
+            raise fail(f"zero width for bit-field {shown} (only an unnamed bitfield may be :0)")
+        if width > nbits:
+            raise fail(f"width of {shown} ({width} bits) exceeds its type "
+                       f"('{ctype.cname}', {nbits} bits)")  # fmt: skip
+        if decl.align:
+            raise fail(f"alignment specified for bit-field {shown} (_Alignas)")
+        decl_attrs = self._attr_values(
+            _flatten_attrs(decl.attributes or []) + _flatten_attrs(_declarator_attrs(decl.type)),
+            mpath,
+            line,
+        )
+        state.pack = self._pre.pack_at(line)
+        packed = self._packed or state.packed or "packed" in decl_attrs
+        pos = self._place_bits(
+            ctype, width, name is not None, packed, decl_attrs.get("aligned", 0), state
+        )
+        if name is None:
+            return  # unnamed: the bits are padding
+        if run and not state.union:
+            end = max(b.bitpos + b.width for b in run)
+            if pos // 8 >= -(-end // 8):
+                members.append(_flush(run))  # no byte shared with the run before
+        run.append(_BitField(name, ctype, pos, width, line))
+
+    def _place_bits(
+        self,
+        ctype: _Scalar,
+        width: int,
+        named: bool,
+        packed: bool,
+        user_align: int,
+        state: _LayoutState,
+    ) -> int:
+        """Place one bitfield: return its first bit (from the aggregate's start,
+        in allocation order) and advance ``state`` past it.
+
+        GCC's rules for x86-64 System V (``PCC_BITFIELD_TYPE_MATTERS``), which its
+        big-endian LP64 targets (s390x, powerpc64) share, numbering the bits from
+        the most significant bit of the first byte instead:
+
+        * A bitfield goes at the first free bit, right after the previous member
+          (sharing its last byte if that was a bitfield), unless it would then
+          cross a boundary of its type's alignment (a 32-bit ``int`` field may
+          not straddle a multiple of 32 bits): then it goes at that boundary.
+        * ``packed`` (on the member or the aggregate, or ``-fpack-struct``) and
+          ``#pragma pack`` drop that rule: the field takes the next bits
+          wherever they are. ``aligned(N)`` on the member starts it at a
+          multiple of ``N`` bytes first (``aligned(1)``: the next byte).
+        * A named bitfield raises the aggregate's alignment to its type's
+          alignment (at least an ``aligned(N)`` on it): capped by ``#pragma
+          pack``, else 1 when packed. Unnamed bitfields do not change it.
+        * An unnamed ``:0`` moves to the next boundary of its type's alignment,
+          whatever the packing, and takes no bits.
+        * In a union every bitfield starts at bit 0.
+        """
+        talign = 8 * ctype.align
+        pos = state.bitpos if state.bitpos is not None else 8 * state.offset
+        if state.union:
+            pos = 0
+        pack = None if self._packed else state.pack
+        if width == 0:
+            if not state.union:
+                pos = _roundup(pos, talign)
+        else:
+            if user_align:  # aligned(1) too: a byte boundary; #pragma pack caps it
+                pos = _roundup(pos, 8 * (min(user_align, pack) if pack else user_align))
+            if not packed and pack is None and pos % talign + width > 8 * ctype.size:
+                pos = _roundup(pos, talign)
+        if named:
+            # GCC's update_alignment_for_field: #pragma pack caps the type's
+            # alignment and then packed no longer lowers it to 1
+            if pack is not None:
+                falign = min(max(ctype.align, user_align), pack)
+            else:
+                falign = max(1 if packed else ctype.align, user_align)
+            state.align = max(state.align, falign)
+        end = pos + width
+        if not state.union:
+            state.bitpos = end
+            state.offset = -(-end // 8)
+        state.size = max(state.size, -(-end // 8))
+        return pos
+
     def _place(self, member: _PendingMember, state: _LayoutState) -> int:
         """Place one member: return its byte offset and advance ``state`` past it.
 
@@ -457,7 +576,8 @@ class _LayoutEngine:
           (``state.align``); :meth:`_finish` adds the aggregate's own
           ``aligned`` and the trailing padding.
 
-        Bitfields never reach this step: :meth:`_layout` refuses them first.
+        Bitfields are placed by :meth:`_place_bits`; a member after them
+        starts at the first byte they leave free (then aligned).
         """
         if self._packed:
             # gcc -fpack-struct: packed, and #pragma pack no longer caps aligned()
@@ -469,6 +589,7 @@ class _LayoutEngine:
         if state.pack is not None and not self._packed:
             field_align = min(field_align, state.pack)
         offset = 0 if state.union else _roundup(state.offset, field_align)
+        state.bitpos = None
         state.offset = offset + member.ctype.size
         state.size = max(state.size, state.offset)
         state.align = max(state.align, field_align)
@@ -494,3 +615,13 @@ class _LayoutEngine:
             if not ok:
                 message = node.message.value if node.message is not None else ""
                 raise SchemaError(f"line {line}: static assertion failed {message}".rstrip())
+
+
+def _flush(run: list[_BitField]) -> _Member:
+    """The member for a run of bitfields (emptying ``run``): the bytes from the
+    first one's first bit to the last one's last, bit positions made relative."""
+    start = min(b.bitpos for b in run) // 8
+    end = -(-max(b.bitpos + b.width for b in run) // 8)
+    fields = tuple(replace(b, bitpos=b.bitpos - 8 * start) for b in run)
+    run.clear()
+    return _Member("", _BitRun(fields, end - start), start, fields[0].line, True)

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from recview._bits import Bit, Storage
 from recview._c.parse import _join
-from recview._c.types import _Array, _CType, _Scalar
+from recview._c.types import _Array, _BitRun, _CType, _Member, _Scalar
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,18 @@ class CLayout:
         Dotted paths of the fields that are unions (members overlap, all at
         the union's offset); ``""`` when the record itself is a union.
     enums : dict
-        Dotted path of each enum-typed field (scalar or array) to a mapping
-        ``{value: name}``.
+        Dotted path of each enum-typed field (scalar or array, or bitfield)
+        to a mapping ``{value: name}``.
+    bitfields : dict
+        Dotted dtype path of each hidden storage field (``"_bits@4"``,
+        ``"hdr._bits@0"``) to its bitfields (:class:`recview._bits.Storage`,
+        anonymous: the bitfields are members of the storage's parent).
     """
 
     dtype: np.dtype[Any]
     unions: frozenset[str]
     enums: dict[str, dict[int, str]] = field(default_factory=dict)
+    bitfields: dict[str, Storage] = field(default_factory=dict)
 
 
 def _scalar_dtype(scalar: _Scalar, byteorder: str) -> np.dtype[Any]:
@@ -52,6 +58,42 @@ def _scalar_dtype(scalar: _Scalar, byteorder: str) -> np.dtype[Any]:
     return np.dtype(f"{byteorder}{scalar.kind}{scalar.size}")
 
 
+def _storage_name(member: _Member) -> str:
+    # '@' is no C identifier character: the name never meets a member's
+    return f"_bits@{member.offset}" if isinstance(member.ctype, _BitRun) else member.name
+
+
+def _bit_storage(
+    run: _BitRun,
+    path: str,
+    byteorder: str,
+    enums: dict[str, dict[int, str]],
+    bitfields: dict[str, Storage],
+    order: str,
+) -> np.dtype[Any]:
+    """The storage dtype of a run of bitfields at dotted ``path``; its bitfields
+    go into ``bitfields``. ``order`` is the byte order of the run's value: on a
+    big-endian layout GCC allocates from the most significant bit, so a field at
+    allocation bit ``p`` of an ``n``-byte run is value bits ``8n-p-w .. 8n-p-1``."""
+    if order == "=":
+        order = "<" if np.little_endian else ">"
+    n = run.size
+    parent = path.rpartition(".")[0]
+    bits: list[Bit] = []
+    for b in run.fields:
+        kind = b.base.kind
+        # plain char: signed on x86-64, unsigned on s390x and powerpc64
+        signed = kind == "i" or (kind == "S" and byteorder != ">")
+        lsb = 8 * n - b.bitpos - b.width if order == ">" else b.bitpos
+        bits.append(Bit(b.name, lsb, b.width, signed))
+        if b.base.names is not None:
+            enums[_join(parent, b.name)] = dict(b.base.names)
+    bitfields[path] = Storage(tuple(bits), order if n > 1 else "<", anonymous=True)
+    if n in (1, 2, 4, 8):
+        return np.dtype(f"{order if n > 1 else '|'}u{n}")
+    return np.dtype(f"V{n}")
+
+
 def _to_dtype(
     ctype: _CType,
     path: str,
@@ -59,10 +101,16 @@ def _to_dtype(
     unions: set[str],
     enums: dict[str, dict[int, str]],
     scalar_order: str | None = None,
+    bitfields: dict[str, Storage] | None = None,
 ) -> np.dtype[Any]:
     """The numpy dtype of a C type; ``byteorder`` is the dump's, ``scalar_order``
     the enclosing struct's scalar_storage_order (GCC: it reaches scalar and
-    array-of-scalar members only, never nested structs)."""
+    array-of-scalar members, and bitfields, never nested structs); bitfield
+    storage found on the way goes into ``bitfields``."""
+    if bitfields is None:
+        bitfields = {}
+    if isinstance(ctype, _BitRun):
+        return _bit_storage(ctype, path, byteorder, enums, bitfields, scalar_order or byteorder)
     if isinstance(ctype, _Scalar):
         if ctype.names is not None:
             enums[path] = dict(ctype.names)
@@ -72,21 +120,25 @@ def _to_dtype(
         if isinstance(elem, _Scalar) and elem.kind == "S":
             chars = np.dtype(f"S{ctype.shape[-1]}")
             return chars if len(ctype.shape) == 1 else np.dtype((chars, ctype.shape[:-1]))
-        inner = _to_dtype(elem, path, byteorder, unions, enums, scalar_order)
+        inner = _to_dtype(elem, path, byteorder, unions, enums, scalar_order, bitfields)
         return np.dtype((inner, ctype.shape))
     # members of no bytes (int x[0]) are no fields: numpy would put them at the
     # offset of the next one, and no value can be read from them
     members = [m for m in ctype.members if m.ctype.size]
-    if ctype.union and len(members) > 1:
+    shared_bits = any(isinstance(m.ctype, _BitRun) and len(m.ctype.fields) > 1 for m in members)
+    if ctype.union and (len(members) > 1 or shared_bits):
         # a one-member union is a struct (and from_dtype, which sees overlap
-        # only, agrees)
+        # only, agrees), unless that member is bitfields sharing bits
         unions.add(path)
+    names = [_storage_name(m) for m in members]
     return np.dtype(
         {
-            "names": [m.name for m in members],
+            "names": names,
             "formats": [
-                _to_dtype(m.ctype, _join(path, m.name), byteorder, unions, enums, ctype.byteorder)
-                for m in members
+                _to_dtype(
+                    m.ctype, _join(path, name), byteorder, unions, enums, ctype.byteorder, bitfields
+                )
+                for m, name in zip(members, names, strict=True)
             ],
             "offsets": [m.offset for m in members],
             "itemsize": ctype.size,

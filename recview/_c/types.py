@@ -36,6 +36,31 @@ class _Array:
 
 
 @dataclass(frozen=True)
+class _BitField:
+    """One named bitfield of a :class:`_BitRun`: ``width`` bits from ``bitpos``,
+    counted in allocation order from the run's first byte (from its least
+    significant bit on a little-endian layout, its most significant on a
+    big-endian one, as GCC allocates)."""
+
+    name: str
+    base: _Scalar  # the declared type (its kind gives the signedness; an enum's names)
+    bitpos: int
+    width: int
+    line: int
+
+
+@dataclass(frozen=True)
+class _BitRun:
+    """Bytes that hold bitfields and nothing else: consecutive bitfields of a
+    struct whose bytes touch (or every bitfield of a union). It becomes one
+    hidden storage field of the dtype; its bitfields are the leaves."""
+
+    fields: tuple[_BitField, ...]
+    size: int
+    align: int = 1
+
+
+@dataclass(frozen=True)
 class _Member:
     name: str
     ctype: _CType
@@ -54,12 +79,13 @@ class _Aggregate:
     byteorder: str | None = None  # __attribute__((scalar_storage_order(...)))
 
 
-_CType: TypeAlias = "_Scalar | _Array | _Aggregate"
+_CType: TypeAlias = "_Scalar | _Array | _Aggregate | _BitRun"
 
 
 def _array_of(elem: _CType, count: int) -> _Array:
     if isinstance(elem, _Array):
         return _Array(elem.elem, (count, *elem.shape), count * elem.size, elem.align)
+    assert not isinstance(elem, _BitRun)  # a declarator never has bitfields as its type
     return _Array(elem, (count,), count * elem.size, elem.align)
 
 
@@ -180,6 +206,8 @@ def _label_of(ctype: _CType) -> str:
         return ctype.cname
     if isinstance(ctype, _Array):
         return f"{_label_of(ctype.elem)}{''.join(f'[{n}]' for n in ctype.shape)}"
+    if isinstance(ctype, _BitRun):
+        return "bitfields"
     return ctype.label
 
 
@@ -188,6 +216,8 @@ def _visible_names(members: Sequence[_Member]) -> Iterator[tuple[str, int]]:
     for member in members:
         if member.anonymous and isinstance(member.ctype, _Aggregate):
             yield from _visible_names(member.ctype.members)
+        elif isinstance(member.ctype, _BitRun):
+            yield from ((b.name, b.line) for b in member.ctype.fields)
         else:
             yield member.name, member.line
 
