@@ -358,7 +358,7 @@ class View:
             if mode == "mmap":
                 # Also when the open fails below: arrays of other views may
                 # be touched next.
-                _mapping.ensure_guard()
+                _mapping.ensure_guard(source=self._path)
             # The mapping itself is made by the first read (_arr): a file cut
             # between this fstat and that mmap is then a truncation of an open
             # view, reported like any other.
@@ -844,6 +844,12 @@ class View:
         return self._batches(step, int(start))
 
     def _batches(self, step: int, start: int) -> Iterator[np.ndarray[Any, Any]]:
+        # This body runs in the thread that iterates, which need not be the
+        # one that opened the view: keep the guard on top and SIGBUS
+        # unblocked here too (a worker blocking every signal would be killed
+        # by the first lost page, docs/signals.md).
+        if self._mode == "mmap":
+            _mapping.ensure_guard(source=self._path, stacklevel=2)
         n = self._count
         itemsize = self._itemsize
         # One mapping for the whole scan, even if a refresh() extends the view
@@ -867,6 +873,10 @@ class View:
                     self._check()  # the caller read this window: did it fault?
                     m.advise(a * itemsize, (b - a) * itemsize, _MADV_DONTNEED)
                 a = b
+            # A cut inside the last page raises no fault: its bytes past the
+            # new end read as zeros. Only the size tells (the batches were
+            # handed out already; the caller must not trust them).
+            self._verify()
         finally:
             if m is not None and a < n:
                 m.advise(a * itemsize, min(step, n - a) * itemsize, _MADV_DONTNEED)
@@ -934,7 +944,7 @@ class View:
         if self._mode == "mmap":
             # First, also when the check below raises: the caller may touch
             # arrays next (faulthandler.enable() replaces our handler).
-            _mapping.ensure_guard()
+            _mapping.ensure_guard(source=self._path)
         size = self._verify()
         if self._fixed_count is None:
             # Only counted: _arr() maps the new records when a read needs

@@ -9,7 +9,10 @@ What each test pins:
   never turns into a false empty result or a false ``IndexError``: the read
   either completes from the right file or raises ``ClosedError``;
 - a ``refresh()`` that read the size before another thread's ``refresh()``
-  counted growth is not a spurious ``TruncatedError``.
+  counted growth is not a spurious ``TruncatedError``;
+- the SIGBUS guard is re-checked in the thread that iterates ``batches()``
+  (a worker thread blocking every signal survives a lost page), and a scan
+  whose file was cut inside its last page ends in ``TruncatedError``.
 
 Races are made deterministic by pausing one thread inside a system call
 wrapper (``os.preadv``, ``os.fstat``) or inside the guard's fault counter
@@ -19,6 +22,9 @@ while the main thread does the conflicting operation.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -245,3 +251,114 @@ def test_refresh_after_another_thread_counted_growth_does_not_raise(tmp_path, mo
     assert "error" not in result, repr(result.get("error"))
     assert view.refresh() == 15
     view.close()
+
+
+# -- the guard is re-checked in the iterating thread -----------------------------------------
+
+
+def test_ensure_guard_runs_in_the_thread_that_iterates_batches(tmp_path, monkeypatch):
+    path = tmp_path / "r.bin"
+    write(path, records(0, 10))
+    calls = []
+    real = _mapping.ensure_guard
+
+    def spy(*args, **kwargs):
+        calls.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_mapping, "ensure_guard", spy)
+    view = rv.open(path, DT)
+    assert calls == [threading.get_ident()]
+    it = view.batches(3)
+    seen = {}
+
+    def consume():
+        seen["ident"] = threading.get_ident()
+        seen["n"] = sum(len(b) for b in it)
+
+    t = threading.Thread(target=consume)
+    t.start()
+    t.join(10)
+    assert seen["n"] == 10
+    assert seen["ident"] in calls
+    calls.clear()
+    view.refresh()
+    assert calls
+    calls.clear()
+    t = threading.Thread(target=lambda: list(view.follow(start=0, timeout=0)))
+    t.start()
+    t.join(10)
+
+
+BLOCKED_BATCHES_CHILD = r"""
+import os, signal, sys, threading, warnings
+import numpy as np
+import recview as rv
+
+path = sys.argv[1]
+page = os.sysconf("SC_PAGESIZE")
+view = rv.open(path, [("x", "u1")])   # opened in the main thread
+out = {}
+
+def work():
+    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    total = 0
+    with warnings.catch_warnings(record=True) as ws:
+        warnings.simplefilter("always")
+        try:
+            for i, batch in enumerate(view.batches(nbytes=page)):
+                if i == 1:
+                    os.truncate(path, page)   # batches 2.. lose their pages
+                total += int(batch["x"].sum())  # touches them: SIGBUS without the guard
+        except rv.TruncatedError as exc:
+            out["error"] = str(exc)
+    out["warnings"] = [f"{w.category.__name__}: {w.message}" for w in ws]
+    out["blocked"] = signal.SIGBUS in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+t = threading.Thread(target=work, name="scanner")
+t.start()
+t.join()
+print(repr(out))
+"""
+
+
+def test_batches_unblocks_sigbus_in_the_thread_that_iterates(tmp_path):
+    path = tmp_path / "blocked.bin"
+    page = os.sysconf("SC_PAGESIZE")
+    path.write_bytes(b"\x01" * (8 * page))
+    proc = subprocess.run(
+        [sys.executable, "-c", BLOCKED_BATCHES_CHILD, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode != -signal.SIGBUS, "died of SIGBUS: the scanning thread had it blocked"
+    assert proc.returncode == 0, proc.stderr
+    out = eval(proc.stdout)
+    assert "blocked.bin" in out["error"]
+    [warning] = out["warnings"]
+    assert warning.startswith("GuardWarning: ") and "'scanner'" in warning
+    assert out["blocked"] is False
+
+
+def test_batches_raises_after_a_cut_inside_the_last_page(tmp_path, mode):
+    # the cut zeroes the tail of the last page without any fault: only the
+    # fstat at the end of the scan can tell
+    path = tmp_path / "cut.bin"
+    page = os.sysconf("SC_PAGESIZE")
+    write(path, records(0, 4 * page // DT.itemsize))
+    with rv.open(path, DT, mode=mode) as view:
+        seen = []
+
+        def scan():
+            for batch in view.batches(nbytes=page):
+                seen.append(batch["seq"].copy())
+                if len(seen) == 1:
+                    os.truncate(path, 4 * page - 2 * DT.itemsize)
+
+        with pytest.raises(rv.TruncatedError, match="cut.bin"):
+            scan()
+        if mode == "mmap":
+            assert len(seen) == 4
+            assert seen[-1][-1] == 0  # what the caller got was zeros: hence the error
