@@ -189,9 +189,7 @@ class RemoteView:
             idx = np.asarray(key)
             if idx.dtype == bool:
                 if idx.shape != (n,):
-                    raise IndexError(
-                        f"boolean index of shape {idx.shape} for {n:,} records"
-                    )
+                    raise IndexError(f"boolean index of shape {idx.shape} for {n:,} records")
                 idx = np.flatnonzero(idx)
             return self._take(idx.astype(np.int64, copy=False).reshape(-1))
         raise TypeError(
@@ -278,9 +276,7 @@ class RemoteView:
         if records is not None and records < 1:
             raise ValueError(f"records must be >= 1, got {records}")
         if start > len(self._records):
-            raise IndexError(
-                f"start={start} is past the last of {len(self._records):,} records"
-            )
+            raise IndexError(f"start={start} is past the last of {len(self._records):,} records")
         step = records
         if nbytes is not None:
             step = max(1, int(nbytes) // self.schema.itemsize)
@@ -391,4 +387,3 @@ class RemoteView:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

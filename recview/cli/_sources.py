@@ -1,17 +1,21 @@
 """Sources: where a command's records come from, and how they are read.
 
 A regular file is opened with :func:`recview.open` (memory-mapped, or
-``--mode pread``); standard input (``-``), compressed files and anything
-that is not a regular file (a FIFO, ``<(zcat x.gz)``, a socket, a device) are
-read once, in order, through :func:`recview.stream`, counting the bytes they
-hand out. :func:`scan` walks a source in batches with the progress bar and
-the run figures.
+``--mode pread``), and so is a URL (``s3://``, ``https://``, ``file://``...:
+ranged reads, with ``--storage-option KEY=VALUE``); standard input (``-``),
+compressed files (local or at a URL) and anything that is not a regular file
+(a FIFO, ``<(zcat x.gz)``, a socket, a device) are read once, in order,
+through :func:`recview.stream`, counting the bytes they hand out. A ``.npy``
+file needs no ``--schema``: its header gives the schema, offset and count.
+:func:`scan` walks a source in batches with the progress bar and the run
+figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import stat
 import sys
@@ -20,11 +24,14 @@ from typing import IO, Any
 
 import numpy as np
 
+from recview._extras import require
+from recview._npy import npy_layout
 from recview.cli._common import BATCH_NBYTES, NDArray, UsageError
 from recview.cli._progress import Meter, Progress, RunFigures, make_progress
 from recview.cli._spec import load_schema
 from recview.errors import LayoutError, RecviewError, TruncatedError
 from recview.pool import COMPRESSED_SUFFIXES, open_compressed, stream
+from recview.remote import RemoteSource, is_url, remote_npy_layout
 from recview.schema import Schema
 
 
@@ -94,6 +101,7 @@ class Source:
         count: int | None,
         trailing: str,
         mode: str,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.schema = schema
@@ -110,7 +118,11 @@ class Source:
                 raw: IO[bytes] = sys.stdin.buffer
                 self.name = "<stdin>"
             elif name.lower().endswith(COMPRESSED_SUFFIXES):
-                raw = open_compressed(name)
+                raw = (
+                    _open_compressed_url(name, storage_options)
+                    if is_url(name)
+                    else open_compressed(name)
+                )
                 self._close = raw.close
             else:  # a FIFO, <(zcat x.gz), /dev/fd/N, a socket, a device
                 raw = open(name, "rb")  # noqa: SIM115 - closed by close()
@@ -119,6 +131,7 @@ class Source:
         else:
             from recview.view import open as open_view
 
+            url = is_url(name)
             self.view = open_view(
                 name,
                 schema,
@@ -126,10 +139,11 @@ class Source:
                 count=count,
                 trailing=trailing,  # type: ignore[arg-type]
                 mode=mode,  # type: ignore[arg-type]
+                storage_options=storage_options if url else None,
             )
             self._close = self.view.close
             self.records = len(self.view)
-            self.file_nbytes = os.path.getsize(name)
+            self.file_nbytes = self.view.source.nbytes if url else os.path.getsize(name)
 
     @property
     def seekable(self) -> bool:
@@ -263,6 +277,18 @@ class Source:
             close()
 
 
+def _open_compressed_url(url: str, storage_options: dict[str, Any] | None) -> IO[bytes]:
+    """A compressed object at a URL, decompressed as it is read (fsspec's codecs)."""
+    fsspec = require("fsspec", extra="remote", purpose="reading URLs")
+    try:
+        opened: IO[bytes] = fsspec.open(
+            url, "rb", compression="infer", **(storage_options or {})
+        ).open()
+    except FileNotFoundError as err:
+        raise FileNotFoundError(2, "No such object", url) from err
+    return opened
+
+
 def _is_stream(path: str) -> bool:
     """Whether ``path`` names something to read once, in order: anything that
     exists and is neither a regular file nor a folder (a FIFO, a character
@@ -281,27 +307,107 @@ def _concat(parts: Sequence[NDArray], schema: Schema) -> NDArray:
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """The options of where records come from, beyond ``FILE`` itself."""
+    parser.add_argument(
+        "--storage-option",
+        dest="storage_options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="for a URL FILE (s3://, gs://, https://...): an fsspec storage option, "
+        "repeatable; VALUE is JSON when it parses (true, 3, {...}) and text otherwise; "
+        "a dotted KEY nests (client_kwargs.endpoint_url=http://127.0.0.1:9000)",
+    )
+
+
+def parse_storage_options(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` items as fsspec storage options (a dotted key nests).
+
+    Examples
+    --------
+    >>> parse_storage_options(["anon=true", "client_kwargs.endpoint_url=http://h:9000",
+    ...                        "client_kwargs.region_name=eu", "key=ab=c"])
+    {'anon': True, 'client_kwargs': {'endpoint_url': 'http://h:9000', 'region_name': 'eu'}, 'key': 'ab=c'}
+    """
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise UsageError(f"--storage-option {item!r}: expected KEY=VALUE")
+        try:
+            value: Any = json.loads(text)
+        except ValueError:
+            value = text
+        where = options
+        *parents, last = key.split(".")
+        for part in parents:
+            inner = where.setdefault(part, {})
+            if not isinstance(inner, dict):
+                raise UsageError(f"--storage-option {item!r}: {part!r} is already a value")
+            where = inner
+        where[last] = value
+    return options
+
+
+def storage_options_of(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The ``--storage-option`` items of ``args``; a usage error for a local FILE."""
+    items = getattr(args, "storage_options", None) or []
+    if not items:
+        return None
+    if not is_url(args.file):
+        raise UsageError(
+            f"--storage-option is for a URL FILE (s3://, https://...), not {args.file!r}"
+        )
+    return parse_storage_options(items)
+
+
 def open_source(args: argparse.Namespace, *, trailing: str | None = None) -> Source:
     schema, _where = schema_of(args)
+    offset, count = args.offset, args.count
+    npy = getattr(args, "_npy", None)
+    if npy is not None:
+        offset, count = npy.offset, npy.count
     return Source(
         args.file,
         schema,
-        offset=args.offset,
-        count=args.count,
+        offset=offset,
+        count=count,
         trailing=trailing or args.trailing or "error",
         mode=args.mode,
+        storage_options=storage_options_of(args),
     )
 
 
 def schema_of(args: argparse.Namespace) -> tuple[Schema, str]:
+    """The schema of ``--schema``, or of a ``.npy`` FILE's header when there is none."""
     cached: tuple[Schema, str] | None = getattr(args, "_schema", None)
     if cached is None:
         if not args.schema:
-            raise UsageError("this command needs --schema/-s (try 'recview guess FILE' first)")
-        byteorder = {"little": "<", "big": ">", "native": "="}[args.byteorder]
-        cached = load_schema(args.schema, byteorder=byteorder, packed=args.packed)
+            cached = _npy_schema(args)
+        else:
+            byteorder = {"little": "<", "big": ">", "native": "="}[args.byteorder]
+            cached = load_schema(args.schema, byteorder=byteorder, packed=args.packed)
         args._schema = cached
     return cached
+
+
+def _npy_schema(args: argparse.Namespace) -> tuple[Schema, str]:
+    name = str(args.file)
+    if not name.lower().endswith(".npy") or name == "-":
+        raise UsageError("this command needs --schema/-s (try 'recview guess FILE' first)")
+    if args.offset or args.count is not None:
+        raise UsageError(
+            f"{name}: a .npy file without --schema gives its own header size and record "
+            "count; --offset and --count need --schema"
+        )
+    if is_url(name):
+        with RemoteSource(name, storage_options=storage_options_of(args)) as source:
+            layout = remote_npy_layout(source)
+    else:
+        layout = npy_layout(name)
+    args._npy = layout
+    return layout.schema, f".npy header ({layout.offset:,} bytes)"
 
 
 def progress_for(args: argparse.Namespace, total: int | None, desc: str) -> Progress:

@@ -199,9 +199,10 @@ def test_file_url_equals_the_local_view(tmp_path):
     recs = _records(777, seed=5)
     path = tmp_path / "r.bin"
     path.write_bytes(b"H" * 16 + recs.tobytes())
-    with rv.open(path, SCHEMA, offset=16) as local, rv.open(
-        path.as_uri(), SCHEMA, offset=16
-    ) as remote:
+    with (
+        rv.open(path, SCHEMA, offset=16) as local,
+        rv.open(path.as_uri(), SCHEMA, offset=16) as remote,
+    ):
         _same(remote.array, local.array)
         _same(remote[3:9], local[3:9])
         assert remote.columns().keys() == local.columns().keys()
