@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import errno
 import mmap
 import os
 import stat
@@ -46,6 +47,7 @@ from recview.errors import (
     GuardWarning,
     LayoutError,
     LayoutWarning,
+    SchemaError,
     TruncatedError,
 )
 from recview.pool import BufferPool
@@ -333,7 +335,18 @@ class View:
         self._faults_seen = _mapping.fault_count()
         # O_NONBLOCK: opening a FIFO that has no writer would block forever.
         nonblock = getattr(os, "O_NONBLOCK", 0)
-        fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | nonblock)
+        try:
+            fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | nonblock)
+        except OSError as err:
+            # A socket cannot be opened at all (ENXIO): say what it is.
+            if err.errno == errno.ENXIO and stat.S_ISSOCK(os.stat(self._path).st_mode):
+                raise LayoutError(
+                    f"{self._path}: a socket, not a regular file (it cannot be mapped or "
+                    "read at an offset); read it with rv.stream(fileobj, schema), from a "
+                    "connected socket's makefile('rb')",
+                    path=self._path,
+                ) from None
+            raise
         try:
             st = os.fstat(fd)
             if stat.S_ISDIR(st.st_mode):
@@ -675,16 +688,10 @@ class View:
                 return self._records(a, max(a, b))
             if self._mode == "mmap":
                 return self._arr()[key]
-            idx = np.arange(a, b, step)
-            if not len(idx):
-                return self._empty()
-            lo, hi = int(idx.min()), int(idx.max()) + 1
-            # Pick whole records as bytes: fancy-indexing a structured array
-            # copies its fields only, leaving padding bytes uninitialized.
-            rows = self._pread(lo, hi).view(np.uint8).reshape(hi - lo, self._itemsize)
-            sub = rows[idx - lo].view(self._schema.dtype).reshape(-1)
-            sub.flags.writeable = False
-            return sub
+            r = builtins.range(a, b, step)
+            # One element: a step beyond int64 would overflow np.arange.
+            idx = np.arange(len(r), dtype=np.intp) * step + a if len(r) > 1 else np.array(r)
+            return self._take(idx.astype(np.intp))
         if isinstance(key, str):
             return self._field(key)
         if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
@@ -694,25 +701,61 @@ class View:
             # bytes: numpy's structured fancy indexing copies the fields only,
             # leaving padding bytes uninitialized; and keep the result
             # read-only like every other array a view hands out.
-            arr = self.array
-            rows = arr.view(np.uint8).reshape(len(arr), self._itemsize)
-            sub = rows[np.asarray(key)].view(self._schema.dtype).reshape(-1)
-            sub.flags.writeable = False
-            return sub
+            return self._take(self._index_array(key))
         raise TypeError(
             f"view indices must be integers, slices, field names or index arrays, "
             f"not {type(key).__name__}"
         )
 
+    def _index_array(self, key: Any) -> np.ndarray[Any, Any]:
+        """An index list or array (ints or a boolean mask) as in-range record numbers."""
+        n = self._count
+        idx = np.asarray(key) if not (isinstance(key, list) and not key) else np.empty(0, np.intp)
+        if idx.dtype == np.bool_:
+            if idx.shape != (n,):
+                raise IndexError(
+                    f"boolean index of shape {idx.shape} does not match the {n:,} records"
+                )
+            return np.flatnonzero(idx)
+        if idx.dtype.kind == "O" and all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in idx.flat
+        ):
+            pass  # Python ints beyond int64: checked one by one below
+        elif idx.dtype.kind not in "iu":
+            raise IndexError(f"record index arrays must hold integers or booleans, not {idx.dtype}")
+        if idx.size:
+            # Bounds on the values as Python ints: a uint64 2**64-1 must not
+            # wrap to -1 (the last record) when cast to the index type.
+            lo, hi = int(idx.min()), int(idx.max())
+            if lo < -n or hi >= n:
+                bad = lo if lo < -n else hi
+                raise IndexError(f"record index {bad} is out of range for {n:,} records")
+        out = idx.astype(np.intp).reshape(-1)
+        return np.where(out < 0, out + n, out)
+
+    def _take(self, idx: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """A copy of records ``idx`` (in range, >= 0), whole records as bytes.
+
+        Picks bytes, not fields: numpy's structured fancy indexing copies the
+        fields only, leaving padding bytes uninitialized. Read-only, like
+        every array a view hands out. pread reads only ``min..max`` of them.
+        """
+        if not len(idx):
+            return self._empty()
+        lo, hi = int(idx.min()), int(idx.max()) + 1
+        rows = self._records(lo, hi).view(np.uint8).reshape(hi - lo, self._itemsize)
+        sub: np.ndarray[Any, Any] = rows[idx - lo].view(self._schema.dtype).reshape(-1)
+        sub.flags.writeable = False
+        return sub
+
     def _field(self, name: str) -> np.ndarray[Any, Any]:
-        arr = self.array
-        for part in name.split("."):
-            names = arr.dtype.names
-            if names is None or part not in names:
-                avail = ", ".join(names or ())
-                raise KeyError(f"{self._path}: no field {name!r} (fields: {avail})")
-            arr = arr[part]
-        return arr
+        # Schema.get reads every leaf of fields() (bitfields too, as computed
+        # read-only arrays) and any other field of the dtype as a view.
+        try:
+            self._schema.get(self._empty(), name)  # checked before reading anything
+        except SchemaError as err:
+            raise KeyError(f"{self._path}: {err}") from None
+        return self._schema.get(self.array, name)
 
     def columns(self, names: Sequence[str] | None = None) -> dict[str, np.ndarray[Any, Any]]:
         """Copy fields into contiguous, writable, native-byte-order arrays.

@@ -1,4 +1,4 @@
-"""follow(start=None) begins at len(view) as last seen; huge integer keys are IndexErrors."""
+"""follow(start=None) begins at len(view) as last seen; huge integer keys are IndexErrors; bitfield paths."""
 
 from __future__ import annotations
 
@@ -65,3 +65,20 @@ def test_open_refuses_a_fifo_at_once_pointing_to_stream(tmp_path, writer):
 def test_open_refuses_a_character_device():
     with pytest.raises(rv.LayoutError, match="rv.stream"):
         rv.open("/dev/zero", "<u4")
+
+
+@pytest.mark.parametrize("mode", ["mmap", "pread"])
+def test_a_bitfield_path_reads_its_values(tmp_path, mode):
+    class T(rv.Record):
+        flags: rv.bits(rv.u16be, fin=1, syn=1, _=14)
+        n: rv.u8
+
+    path = tmp_path / "b.bin"
+    path.write_bytes(bytes([0, 1, 7, 0, 2, 9]))
+    with rv.open(path, T.schema, mode=mode) as view:
+        assert view["flags.fin"].tolist() == [1, 0]
+        assert view["flags.syn"].tolist() == [0, 1]
+        assert view["flags"].tolist() == [1, 2]  # the storage unit itself
+        assert view["n"].tolist() == [7, 9]
+        with pytest.raises(KeyError, match=r"b\.bin.*no field 'flags\.fim'.*did you mean"):
+            view["flags.fim"]

@@ -12,7 +12,12 @@ What each test pins:
   counted growth is not a spurious ``TruncatedError``;
 - the SIGBUS guard is re-checked in the thread that iterates ``batches()``
   (a worker thread blocking every signal survives a lost page), and a scan
-  whose file was cut inside its last page ends in ``TruncatedError``.
+  whose file was cut inside its last page ends in ``TruncatedError``;
+- FIFOs, character devices and sockets are refused at once with a
+  ``LayoutError`` pointing to ``rv.stream`` (in a child: a FIFO could hang);
+- out-of-range keys of any size, and index arrays holding them, are
+  ``IndexError`` naming the record count, never ``OverflowError`` and never
+  a wrapped-around record; an empty index list is an empty array.
 
 Races are made deterministic by pausing one thread inside a system call
 wrapper (``os.preadv``, ``os.fstat``) or inside the guard's fault counter
@@ -23,8 +28,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import textwrap
 import threading
 
 import numpy as np
@@ -55,16 +62,6 @@ def mode(request):
 
 
 # -- follow(start=None) ---------------------------------------------------------
-
-
-def test_follow_without_start_begins_at_len_as_last_seen(tmp_path, mode):
-    path = tmp_path / "f.bin"
-    write(path, records(0, 10))
-    with rv.open(path, DT, mode=mode) as view:
-        assert view.refresh() == 10
-        write(path, records(10, 15), "ab")
-        got = np.concatenate(list(view.follow(poll=0.01, timeout=0.2)) or [records(0, 0)])
-        assert got["seq"].tolist() == list(range(10, 15))
 
 
 def test_follow_without_start_after_len_only(tmp_path):
@@ -362,3 +359,138 @@ def test_batches_raises_after_a_cut_inside_the_last_page(tmp_path, mode):
         if mode == "mmap":
             assert len(seen) == 4
             assert seen[-1][-1] == 0  # what the caller got was zeros: hence the error
+
+
+# -- FIFOs, devices, sockets ----------------------------------------------------------------
+
+
+def _run(code, *args, timeout=30):
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+FIFO_CHILD = r"""
+import os, sys, recview as rv
+path, with_writer = sys.argv[1], sys.argv[2] == "1"
+os.mkfifo(path)
+if with_writer:
+    w = os.open(path, os.O_RDWR)   # a writer with data: O_RDWR never blocks on a FIFO
+    os.write(w, b"x" * 64)
+try:
+    rv.open(path, "<u4")
+except rv.LayoutError as exc:
+    print("LayoutError:", exc)
+else:
+    print("opened")
+"""
+
+
+@pytest.mark.parametrize("with_writer", [False, True])
+def test_open_refuses_a_fifo_at_once(tmp_path, with_writer):
+    out = _run(FIFO_CHILD, tmp_path / "fifo", int(with_writer))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("LayoutError:"), out.stdout
+    assert "fifo" in out.stdout and "rv.stream" in out.stdout
+
+
+def test_open_refuses_a_character_device():
+    with pytest.raises(rv.LayoutError, match=r"/dev/null.*rv\.stream"):
+        rv.open("/dev/null", "<u4")
+
+
+def test_open_refuses_a_socket(tmp_path):
+    path = str(tmp_path / "sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.bind(path)
+        with pytest.raises(rv.LayoutError, match=r"sock.*socket.*rv\.stream"):
+            rv.open(path, "<u4")
+    finally:
+        s.close()
+
+
+def test_regular_file_still_reads_blocking(tmp_path):
+    path = tmp_path / "r.bin"
+    write(path, records(0, 3))
+    with rv.open(path, DT, mode="pread") as view:
+        assert os.get_blocking(view._file.fd)
+        assert view[2]["seq"] == 2
+
+
+# -- huge keys ------------------------------------------------------------------------------------
+
+HUGE_INDEX_KEYS = [
+    2**63,
+    -(2**63) - 1,
+    2**100,
+    -(2**100),
+    np.uint64(2**63),
+    np.uint64(2**64 - 1),
+    np.int64(-(2**63)),
+    10,
+    -11,
+]
+
+
+@pytest.mark.parametrize("key", HUGE_INDEX_KEYS, ids=repr)
+def test_out_of_range_integer_keys_are_index_errors(tmp_path, mode, key):
+    path = tmp_path / "r.bin"
+    write(path, records(0, 10))
+    with rv.open(path, DT, mode=mode) as view:
+        with pytest.raises(IndexError, match="out of range for 10 records"):
+            view[key]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        np.array([2**64 - 1], dtype=np.uint64),  # wraps to -1 if cast blindly
+        np.array([2**63], dtype=np.uint64),
+        [2**63],
+        [2**100],
+        [10],
+        [-11],
+    ],
+    ids=repr,
+)
+def test_out_of_range_index_arrays_are_index_errors(tmp_path, mode, key):
+    path = tmp_path / "r.bin"
+    write(path, records(0, 10))
+    with rv.open(path, DT, mode=mode) as view:
+        with pytest.raises(IndexError, match="out of range for 10 records"):
+            view[key]
+
+
+@pytest.mark.parametrize(
+    ("key", "expect"),
+    [
+        (slice(2**100, None), []),
+        (slice(None, 2**100), list(range(10))),
+        (slice(None, None, 2**63), [0]),
+        (slice(None, None, -(2**63)), [9]),
+        (slice(-(2**100), None, -1), []),
+        (slice(2**63, 0, -1), list(range(9, 0, -1))),
+        (slice(2**63, None, -3), [9, 6, 3, 0]),
+        (slice(np.int64(2), np.uint64(5)), [2, 3, 4]),
+        (slice(None, None, -1), list(range(9, -1, -1))),
+    ],
+    ids=repr,
+)
+def test_huge_slices(tmp_path, mode, key, expect):
+    path = tmp_path / "r.bin"
+    write(path, records(0, 10))
+    with rv.open(path, DT, mode=mode) as view:
+        assert view[key]["seq"].tolist() == expect
+
+
+def test_empty_index_list_is_empty(tmp_path, mode):
+    path = tmp_path / "r.bin"
+    write(path, records(0, 10))
+    with rv.open(path, DT, mode=mode) as view:
+        assert len(view[[]]) == 0
+        assert view[np.array([], dtype=np.int64)].dtype == DT
