@@ -1,15 +1,23 @@
-"""Dask collections over many record files, for data beyond one machine.
+"""Dask collections over many record files or objects, for data beyond one machine.
 
 :func:`read` gives a :class:`dask.dataframe.DataFrame` and :func:`read_array`
 a :class:`dask.array.Array` of records over one file, a list of files or a
-glob. Each file is cut into partitions at record boundaries (after its own
-header), and each partition is described by a small picklable
-:class:`Partition` -- path, schema, header offset, first record, record
-count -- from which the task opens its own view where it runs. Nothing but
-those descriptions travels to the workers, so a ``dask.distributed`` cluster
-works as long as its workers see the same paths (a shared filesystem).
+glob -- local paths, or URLs of any fsspec filesystem (``s3://bucket/day-*.bin``,
+``gs://``, ``https://``...). Each file is cut into partitions at record
+boundaries (after its own header), and each partition is described by a small
+picklable spec from which the task reads its own records where it runs:
 
-Needs the ``recview[dask]`` extra (dask[dataframe], distributed, pandas).
+- a local path gives a :class:`Partition` (path, schema, header offset, first
+  record, record count); the task maps the file, so the workers must see the
+  same paths (one machine, or a shared filesystem);
+- a URL gives a :class:`~recview.remote.RemoteSpec` (URL, byte range, the
+  schema's JSON form, the storage options); the task sends its own ranged
+  request, so no worker needs a shared disk.
+
+Nothing but those specs travels to the workers: no records are pickled.
+
+Needs the ``recview[dask]`` extra (dask[dataframe], distributed, pandas), and
+``recview[remote]`` for URLs.
 """
 
 from __future__ import annotations
@@ -18,12 +26,13 @@ import glob
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
 from recview import interop
 from recview._extras import require
+from recview.remote import RemoteSpec, is_url, partition_specs
 from recview.schema import Schema, as_schema
 
 if TYPE_CHECKING:
@@ -37,6 +46,8 @@ __all__ = ["Partition", "partitions", "read", "read_array"]
 DEFAULT_BLOCKSIZE = 64 << 20
 
 PathArg = str | os.PathLike[str]
+#: What a task reads: a byte range of a local file or of an object at a URL.
+Spec = Union["Partition", RemoteSpec]
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,39 @@ def _expand(paths: PathArg | Sequence[PathArg]) -> list[str]:
     return out
 
 
+def _urls(paths: PathArg | Sequence[PathArg]) -> str | list[str] | None:
+    """``paths`` as fsspec takes them when they are URLs; None for local paths."""
+    if isinstance(paths, str):
+        return paths if is_url(paths) else None
+    if isinstance(paths, os.PathLike):
+        return None
+    items = [os.fspath(p) for p in paths]
+    kinds = {is_url(p) for p in items}
+    if kinds == {True}:
+        return items
+    if kinds == {True, False}:
+        raise ValueError("give URLs or local paths, not both")
+    return None
+
+
+def _files(parts: Sequence[Spec], paths: PathArg | Sequence[PathArg]) -> list[str]:
+    """The file (or URL) of each ``file_index``, in order."""
+    if _urls(paths) is None:
+        return _expand(paths)
+    names: dict[int, str] = {}
+    for part in parts:
+        names.setdefault(part.file_index, part.url if isinstance(part, RemoteSpec) else part.path)
+    return [names[k] for k in sorted(names)]
+
+
+def _load(part: Spec) -> np.ndarray[Any, Any]:
+    """A partition's records: from the mapping (a view) or from one ranged request."""
+    if isinstance(part, RemoteSpec):
+        return part.records()
+    with part.open() as view:
+        return np.asarray(view[part.start : part.stop])
+
+
 def _blocksize(blocksize: int | str) -> int:
     value: object = blocksize
     if isinstance(value, str):
@@ -133,7 +177,8 @@ def partitions(
     offset: int | Sequence[int] = 0,
     blocksize: int | str = DEFAULT_BLOCKSIZE,
     trailing: Trailing = "error",
-) -> list[Partition]:
+    storage_options: Mapping[str, Any] | None = None,
+) -> list[Spec]:
     """Plan the partitions of some record files, at record boundaries.
 
     Each file is opened once (O(1): only its size is read) to count its
@@ -156,10 +201,18 @@ def partitions(
     trailing : {"error", "ignore", "warn"}
         What a partial record at the end of a file gets, as in
         :func:`recview.open`.
+    storage_options : dict, optional
+        For URLs: the fsspec filesystem's options (credentials, endpoint),
+        carried in every spec.
 
     Returns
     -------
-    list of Partition
+    list of Partition or RemoteSpec
+        :class:`Partition` for local paths; for URLs (one URL, a glob such as
+        ``s3://bucket/day-*.bin``, or a list of URLs), the
+        :class:`~recview.remote.RemoteSpec` of
+        :func:`recview.remote.partition_specs`: objects listed with fsspec,
+        only their sizes asked for.
 
     Raises
     ------
@@ -185,12 +238,26 @@ def partitions(
     from recview.view import open as open_view
 
     schema = as_schema(schema)
+    urls = _urls(paths)
+    if urls is not None:
+        return list(
+            partition_specs(
+                urls,
+                schema,
+                storage_options=storage_options,
+                offset=offset,
+                partition_nbytes=_blocksize(blocksize),
+                trailing=trailing,
+            )
+        )
+    if storage_options:
+        raise TypeError("storage_options are for URLs (s3://, https://...), not local paths")
     files = _expand(paths)
     offsets = [offset] * len(files) if isinstance(offset, (int, np.integer)) else list(offset)
     if len(offsets) != len(files):
         raise ValueError(f"got {len(offsets)} offsets for {len(files)} files")
     step = max(1, _blocksize(blocksize) // schema.itemsize)
-    parts: list[Partition] = []
+    parts: list[Spec] = []
     row = 0
     for i, (path, off) in enumerate(zip(files, offsets, strict=True)):
         with open_view(path, schema, offset=int(off), trailing=trailing) as view:
@@ -215,7 +282,7 @@ def _binary_columns(schema: Schema, options: Mapping[str, Any]) -> dict[str, int
 
 
 def _frame(
-    part: Partition,
+    part: Spec,
     columns: Sequence[str] | None = None,
     *,
     options: Mapping[str, Any],
@@ -226,12 +293,11 @@ def _frame(
     pd = require("pandas", extra="dask", purpose="recview.dask.read")
     wanted = None if columns is None else [c for c in columns if c != path_column]
     if part.count:
-        # One copy, straight from the mapping into owned columns.
-        with part.open() as view:
-            records = view[part.start : part.stop]
-            df = interop.to_pandas(
-                records, schema=part.schema, columns=wanted, copy=True, **options
-            )
+        # One copy, straight from the mapping (or the bytes the server sent)
+        # into owned columns.
+        records = _load(part)
+        df = interop.to_pandas(records, schema=part.schema, columns=wanted, copy=True, **options)
+        del records
     else:
         records = np.zeros(0, dtype=part.schema.dtype)
         df = interop.to_pandas(records, schema=part.schema, columns=wanted, **options)
@@ -264,14 +330,17 @@ def read(
     strings: Strings = "str",
     enums: Enums = "int",
     arrays: Arrays = "columns",
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Read record files as a :class:`dask.dataframe.DataFrame`.
+    """Read record files (or objects at URLs) as a :class:`dask.dataframe.DataFrame`.
 
     Parameters
     ----------
-    paths, schema, offset, blocksize, trailing
-        As in :func:`partitions`: which files, their layout and header
-        sizes, and the bytes of records per partition.
+    paths, schema, offset, blocksize, trailing, storage_options
+        As in :func:`partitions`: which files or URLs (a glob such as
+        ``s3://bucket/day-*.bin`` is listed with fsspec), their layout and
+        header sizes, the bytes of records per partition, and the
+        filesystem's options for URLs.
     columns : sequence of str, optional
         Columns to read (output names as :func:`recview.interop.to_pandas`
         makes them, e.g. ``"hdr.ts"``, ``"pos[0]"``); dask also pushes a later
@@ -299,7 +368,10 @@ def read(
     -----
     Each task opens its file, copies its records out of the mapping, converts
     them with :func:`recview.interop.to_pandas` and closes the file again, so
-    a partition owns its memory and holds no file open.
+    a partition owns its memory and holds no file open. For URLs each task
+    sends one ranged request for its byte range from the worker it runs on:
+    the graph holds only the specs (URL, byte range, schema JSON, options),
+    never records, and the workers need no shared disk.
 
     dask stores text as ``string[pyarrow]`` by default (its
     ``dataframe.convert-string`` option), so ``char[n]`` columns come out with
@@ -329,10 +401,17 @@ def read(
     """
     dd = require("dask.dataframe", extra="dask", purpose="recview.dask.read")
     schema = as_schema(schema)
-    parts = partitions(paths, schema, offset=offset, blocksize=blocksize, trailing=trailing)
-    files = _expand(paths)
+    parts = partitions(
+        paths,
+        schema,
+        offset=offset,
+        blocksize=blocksize,
+        trailing=trailing,
+        storage_options=storage_options,
+    )
+    files = _files(parts, paths)
     options = {"strings": strings, "enums": enums, "arrays": arrays}
-    empty = Partition(files[0], schema, 0, 0, 0, 0, 0)
+    empty = Partition(files[0] if files else "", schema, 0, 0, 0, 0, 0)
     meta = _frame(empty, columns, options=options, path_column=path_column, files=files)
     if not parts:
         return dd.from_pandas(meta, npartitions=1)
@@ -356,9 +435,10 @@ def read(
     )
 
 
-def _block(part: Partition) -> np.ndarray[Any, Any]:
-    records = part.load()
-    return records.astype(records.dtype.newbyteorder("="), copy=False)
+def _block(part: Spec) -> np.ndarray[Any, Any]:
+    records = _load(part)
+    # a copy in native byte order: owned by the chunk, not by a mapping
+    return records.astype(records.dtype.newbyteorder("="), copy=True)
 
 
 def read_array(
@@ -368,12 +448,13 @@ def read_array(
     offset: int | Sequence[int] = 0,
     blocksize: int | str = DEFAULT_BLOCKSIZE,
     trailing: Trailing = "error",
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Read record files as a 1-D :class:`dask.array.Array` of records.
+    """Read record files (or objects at URLs) as a 1-D :class:`dask.array.Array` of records.
 
     Parameters
     ----------
-    paths, schema, offset, blocksize, trailing
+    paths, schema, offset, blocksize, trailing, storage_options
         As in :func:`partitions`.
 
     Returns
@@ -401,7 +482,14 @@ def read_array(
     da = require("dask.array", extra="dask", purpose="recview.dask.read_array")
     dask = require("dask", extra="dask", purpose="recview.dask.read_array")
     schema = as_schema(schema)
-    parts = partitions(paths, schema, offset=offset, blocksize=blocksize, trailing=trailing)
+    parts = partitions(
+        paths,
+        schema,
+        offset=offset,
+        blocksize=blocksize,
+        trailing=trailing,
+        storage_options=storage_options,
+    )
     dtype = schema.dtype.newbyteorder("=")
     if not parts:
         return da.from_array(np.zeros(0, dtype=dtype), chunks=1)

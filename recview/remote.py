@@ -838,13 +838,26 @@ class RemoteSpec:
         """Number of records in the partition."""
         return (self.stop - self.start) // self.schema.itemsize
 
+    def records(self) -> np.ndarray[Any, Any]:
+        """Read the partition's byte range (one ranged request, wherever this runs).
+
+        Returns a read-only structured array viewing the bytes the server
+        sent (no second copy); :func:`read_partition` gives a writable one.
+        """
+        source = RemoteSource(self.url, storage_options=self.storage_options, cache_blocks=0)
+        try:
+            data = source.pread(self.start, self.stop - self.start)
+        finally:
+            source.close()
+        return np.frombuffer(data, dtype=self.schema.dtype)
+
 
 def partition_specs(
     urlpath: str | Sequence[str],
     schema: Any,
     *,
     storage_options: Mapping[str, Any] | None = None,
-    offset: int = 0,
+    offset: int | Sequence[int] = 0,
     partition_nbytes: int = DEFAULT_PARTITION_NBYTES,
     trailing: Trailing = "error",
 ) -> list[RemoteSpec]:
@@ -862,8 +875,9 @@ def partition_specs(
         The record layout.
     storage_options : dict, optional
         For the filesystem; carried in every spec.
-    offset : int
-        Header bytes before each object's first record.
+    offset : int or sequence of int
+        Header bytes before each object's first record: one value for every
+        object, or one per object (after glob expansion).
     partition_nbytes : int
         Bytes of records per partition (rounded down to whole records, at
         least one record).
@@ -901,21 +915,25 @@ def partition_specs(
     fs, _, paths = fsspec.core.get_fs_token_paths(urlpath, storage_options=options)
     if not paths:
         raise FileNotFoundError(errno.ENOENT, "No objects match", label)
+    offsets = [offset] * len(paths) if isinstance(offset, (int, np.integer)) else list(offset)
+    if len(offsets) != len(paths):
+        raise ValueError(f"got {len(offsets)} offsets for {len(paths)} objects")
     step = max(1, partition_nbytes // schema.itemsize) * schema.itemsize
     specs: list[RemoteSpec] = []
     row = 0
     text = schema.to_json()
-    for k, path in enumerate(paths):
+    for k, (path, off) in enumerate(zip(paths, offsets, strict=True)):
+        header = int(off)
         url = fs.unstrip_protocol(path)
         try:
             size = int(fs.info(path)["size"])
         except FileNotFoundError as err:
             raise FileNotFoundError(errno.ENOENT, "No such object", url) from err
         n = count_records(
-            url, size, schema.itemsize, offset=offset, count=None, trailing=trailing, noun="object"
+            url, size, schema.itemsize, offset=header, count=None, trailing=trailing, noun="object"
         )
-        end = offset + n * schema.itemsize
-        for a in range(offset, end, step):
+        end = header + n * schema.itemsize
+        for a in range(header, end, step):
             b = min(end, a + step)
             specs.append(RemoteSpec(url, a, b, text, options, row, k))
             row += (b - a) // schema.itemsize
@@ -933,6 +951,4 @@ def read_partition(spec: RemoteSpec) -> np.ndarray[Any, Any]:
     TruncatedError
         The object is shorter than when the spec was made.
     """
-    source = RemoteSource(spec.url, storage_options=spec.storage_options, cache_blocks=0)
-    data = source.pread(spec.start, spec.stop - spec.start)
-    return np.frombuffer(data, dtype=spec.schema.dtype).copy()
+    return spec.records().copy()
