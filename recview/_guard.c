@@ -662,6 +662,143 @@ static PyTypeObject RegionType = {
 };
 
 /* ------------------------------------------------------------------------ */
+/* ViewBase: the one-record fast path of recview.View (view[i])            */
+/* ------------------------------------------------------------------------ */
+
+/* view[i] by a Python int is the commonest lookup, and a Python-level
+   __getitem__ costs more than numpy's own arr[i] (a frame, two attribute
+   loads and a call to fault_count()). This base class of View does it in C:
+   while `fast` holds the mapped records (the view layer sets it only while
+   the view is open, untruncated and fully mapped) and no fault happened
+   anywhere since `seen` (the guard's counter, read here without a call),
+   view[i] is arr[i]. Everything else, and every error, goes to the
+   Python method _getitem. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *fast;
+    unsigned long long seen;
+} ViewBase;
+
+static PyObject *str_getitem; /* "_getitem", interned */
+
+static PyObject *
+ViewBase_subscript(ViewBase *self, PyObject *key)
+{
+    PyObject *fast = self->fast;
+    if (fast != NULL && PyLong_CheckExact(key) &&
+        (unsigned long long)atomic_load(&total_faults) == self->seen) {
+        Py_INCREF(fast);
+        PyObject *item = PyObject_GetItem(fast, key);
+        Py_DECREF(fast);
+        if (item != NULL) {
+            return item;
+        }
+        if (!PyErr_ExceptionMatches(PyExc_IndexError) &&
+            !PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return NULL;
+        }
+        PyErr_Clear(); /* out of range: _getitem words the error */
+    }
+    return PyObject_CallMethodOneArg((PyObject *)self, str_getitem, key);
+}
+
+static PyMappingMethods ViewBase_as_mapping = {
+    .mp_subscript = (binaryfunc)ViewBase_subscript,
+};
+
+static PyObject *
+ViewBase_get_fast(ViewBase *self, void *closure)
+{
+    (void)closure;
+    PyObject *fast = self->fast != NULL ? self->fast : Py_None;
+    Py_INCREF(fast);
+    return fast;
+}
+
+static int
+ViewBase_set_fast(ViewBase *self, PyObject *value, void *closure)
+{
+    (void)closure;
+    PyObject *old = self->fast;
+    if (value == NULL || value == Py_None) {
+        self->fast = NULL;
+    }
+    else {
+        Py_INCREF(value);
+        self->fast = value;
+    }
+    Py_XDECREF(old);
+    return 0;
+}
+
+static PyObject *
+ViewBase_get_seen(ViewBase *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromUnsignedLongLong(self->seen);
+}
+
+static int
+ViewBase_set_seen(ViewBase *self, PyObject *value, void *closure)
+{
+    (void)closure;
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete _faults_seen");
+        return -1;
+    }
+    unsigned long long v = PyLong_AsUnsignedLongLong(value);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        return -1;
+    }
+    self->seen = v;
+    return 0;
+}
+
+static PyGetSetDef ViewBase_getset[] = {
+    {"_fast", (getter)ViewBase_get_fast, (setter)ViewBase_set_fast,
+     "The mapped records while view[i] may read them directly, else None.", NULL},
+    {"_faults_seen", (getter)ViewBase_get_seen, (setter)ViewBase_set_seen,
+     "fault_count() when the view last found none of its mappings faulted.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static int
+ViewBase_traverse(ViewBase *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->fast);
+    return 0;
+}
+
+static int
+ViewBase_clear(ViewBase *self)
+{
+    Py_CLEAR(self->fast);
+    return 0;
+}
+
+static void
+ViewBase_dealloc(ViewBase *self)
+{
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(self->fast);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject ViewBaseType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "recview._guard.ViewBase",
+    .tp_basicsize = sizeof(ViewBase),
+    .tp_dealloc = (destructor)ViewBase_dealloc,
+    .tp_as_mapping = &ViewBase_as_mapping,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Base class of recview.View: view[i] in C while the view is mapped.",
+    .tp_traverse = (traverseproc)ViewBase_traverse,
+    .tp_clear = (inquiry)ViewBase_clear,
+    .tp_getset = ViewBase_getset,
+    .tp_new = PyType_GenericNew,
+};
+
+/* ------------------------------------------------------------------------ */
 /* Module functions                                                         */
 /* ------------------------------------------------------------------------ */
 
@@ -753,7 +890,11 @@ PyInit__guard(void)
 {
     long ps = sysconf(_SC_PAGESIZE);
     page_size = ps > 0 ? (uintptr_t)ps : 4096;
-    if (PyType_Ready(&RegionType) < 0) {
+    if (PyType_Ready(&RegionType) < 0 || PyType_Ready(&ViewBaseType) < 0) {
+        return NULL;
+    }
+    str_getitem = PyUnicode_InternFromString("_getitem");
+    if (str_getitem == NULL) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&guard_module);
@@ -763,6 +904,12 @@ PyInit__guard(void)
     Py_INCREF(&RegionType);
     if (PyModule_AddObject(m, "Region", (PyObject *)&RegionType) < 0) {
         Py_DECREF(&RegionType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&ViewBaseType);
+    if (PyModule_AddObject(m, "ViewBase", (PyObject *)&ViewBaseType) < 0) {
+        Py_DECREF(&ViewBaseType);
         Py_DECREF(m);
         return NULL;
     }

@@ -1,6 +1,6 @@
 """Type stub of the C extension ``recview._guard`` (source: ``_guard.c``)."""
 
-from typing import Final
+from typing import Any, Final
 
 from typing_extensions import Self
 
@@ -31,3 +31,10 @@ class Region:
     def offset(self) -> int: ...
     @property
     def nbytes(self) -> int: ...
+
+class ViewBase:
+    """Base class of recview.View: view[i] in C while the view is mapped."""
+
+    _fast: Any
+    _faults_seen: int
+    def __getitem__(self, key: Any, /) -> Any: ...

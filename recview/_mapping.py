@@ -34,10 +34,18 @@ import mmap
 import os
 import threading
 import warnings
+from typing import TYPE_CHECKING, Any
 
 from recview.errors import GuardWarning
 
-__all__ = ["GUARD_AVAILABLE", "GUARD_ERROR", "Mapping", "ensure_guard", "fault_count"]
+__all__ = [
+    "GUARD_AVAILABLE",
+    "GUARD_ERROR",
+    "Mapping",
+    "ViewBase",
+    "ensure_guard",
+    "fault_count",
+]
 
 GUARD_ERROR: str | None = None
 """Why the native guard is not in use (``None`` when it is)."""
@@ -173,6 +181,36 @@ if _native:
     # Called before every read through a view: bind the C function directly
     # (the Python wrapper doubles its cost); the docstring stays on the module.
     fault_count = _guard.fault_count
+
+
+class _PyViewBase:
+    """The pure-Python :class:`ViewBase`, for when the extension is not loaded.
+
+    Then views read with ``pread`` and ``_fast`` stays None, so every key goes
+    to ``_getitem``; the fast path is kept for symmetry with the C one.
+    """
+
+    _fast: Any = None
+    _faults_seen: int = 0
+
+    def __getitem__(self, key: Any) -> Any:
+        if type(key) is int:
+            arr = self._fast
+            if arr is not None and fault_count() == self._faults_seen:
+                with contextlib.suppress(IndexError, OverflowError):
+                    return arr[key]
+        return self._getitem(key)  # type: ignore[attr-defined]
+
+
+if TYPE_CHECKING or not _native:  # noqa: SIM108 - mypy reads the first branch only
+    ViewBase = _PyViewBase
+else:
+    ViewBase = _guard.ViewBase
+"""Base class of :class:`recview.View`: ``view[i]`` for a Python int reads
+``self._fast`` (the mapped records, or None) directly while the guard's fault
+counter equals ``self._faults_seen``; every other key, and every error, goes to
+the view's ``_getitem``. In C (``recview._guard.ViewBase``) when the extension
+is loaded: a Python-level ``__getitem__`` costs more than numpy's own lookup."""
 
 
 def _origin(fd: int, path: str | None) -> str:

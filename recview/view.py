@@ -26,13 +26,11 @@ from __future__ import annotations
 import builtins
 import contextlib
 import errno
-import mmap
 import os
 import stat
 import threading
 import time
 import warnings
-import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, NoReturn
 
@@ -40,6 +38,7 @@ import numpy as np
 
 from recview import _mapping
 from recview._npy import npy_layout
+from recview._readers import FileRef, MappedReader, PreadReader, Reader, batch_pool
 from recview._region import count_records
 from recview._remote_view import RemoteView, open_url
 from recview.errors import (
@@ -68,13 +67,6 @@ class FileReplacedWarning(UserWarning):
 Trailing = Literal["error", "ignore", "warn"]
 Mode = Literal["mmap", "pread"]
 
-#: Default batch size of :meth:`View.batches`, in bytes.
-DEFAULT_BATCH_NBYTES = 8 << 20
-#: Default batch size when batches are copies read with ``pread``
-#: (``mode="pread"``, and :meth:`View.follow`), in bytes: a 1 MiB batch is still
-#: in the CPU caches when the caller reads it; 8 MiB ones are read back from
-#: memory, which halves the throughput (``benchmarks/bench_pread.py``).
-DEFAULT_PREAD_BATCH_NBYTES = 1 << 20
 # columns() copies this many bytes of records per block: small enough that a
 # block stays in L2 while every column is filled from it.
 _COLUMN_BLOCK_NBYTES = 256 << 10
@@ -208,61 +200,28 @@ def _check_int(value: object, name: str, *, allow_none: bool = False) -> None:
         raise ValueError(f"{name} must be >= 0, got {value}")
 
 
-class _FileRef:
-    """A file descriptor that stays open while reads use it.
-
-    ``close()`` in one thread while another thread is inside ``pread`` or
-    ``fstat`` must not free the descriptor number: the next ``os.open``
-    anywhere in the process reuses it, and the read would go on in another
-    file. So every use holds a reference (:meth:`acquire` / :meth:`release`)
-    and :meth:`close` leaves the ``os.close`` to the last one still using it;
-    a use that starts after ``close()`` raises :class:`ClosedError`.
-    """
-
-    __slots__ = ("_closing", "_lock", "_path", "_users", "fd")
-
-    def __init__(self, fd: int, path: str) -> None:
-        self.fd = fd
-        self._path = path
-        self._lock = threading.Lock()
-        self._users = 0
-        self._closing = False
-
-    def acquire(self) -> int:
-        """The descriptor, kept open until the matching :meth:`release`."""
-        with self._lock:
-            if self._closing:
-                raise ClosedError(f"{self._path}: the view is closed", path=self._path)
-            self._users += 1
-            return self.fd
-
-    def release(self) -> None:
-        with self._lock:
-            self._users -= 1
-            last = self._closing and self._users == 0
-        if last:
-            os.close(self.fd)
-
-    def fstat(self) -> os.stat_result:
-        fd = self.acquire()
-        try:
-            return os.fstat(fd)
-        finally:
-            self.release()
-
-    def close(self) -> None:
-        """Close now, or when the last read in flight ends; safe to call twice."""
-        with self._lock:
-            if self._closing:
-                return
-            self._closing = True
-            now = self._users == 0
-        if now:
-            os.close(self.fd)
-
-
-class View:
+class View(_mapping.ViewBase):
     """The record region of one file, as numpy arrays. Made by :func:`open`.
+
+    Indexing (``view[key]``) gives read-only arrays; which are views of the
+    file and which are copies:
+
+    ============================================  ====================  ==========
+    key                                           ``mode="mmap"``       ``"pread"``
+    ============================================  ====================  ==========
+    ``i`` (int, numpy integer; < 0 from the end)  view (``numpy.void``)  copy
+    ``a:b`` (step 1)                              view                  copy
+    ``a:b:c`` (any other step)                    view (strided)        copy
+    ``"field"``, ``"hdr.ts"`` (byte fields)       view (strided)        copy
+    ``"flags.syn"`` (a bitfield)                  copy (computed)       copy
+    ``["a", "b"]`` (several fields)               view                  copy
+    index list/array, boolean mask                copy                  copy
+    ============================================  ====================  ==========
+
+    :attr:`array` and :meth:`batches` follow the slice row; :meth:`columns`
+    and :meth:`follow` always copy. A view changes when the file does (see
+    :meth:`refresh`); a copy never does. Out-of-range integers, also in index
+    arrays, raise ``IndexError``; unknown fields ``KeyError``.
 
     Examples
     --------
@@ -313,26 +272,20 @@ class View:
         self._mode: Mode = mode
         self._trailing: Trailing = trailing
         self._locked = bool(lock)
-        self._itemsize = schema.itemsize
         self._closed = False
         self._truncated: TruncatedError | None = None
-        self._map: _mapping.Mapping | None = None
-        self._array: np.ndarray[Any, Any] = self._empty()
         self._count = 0  # records the view holds (len(view))
-        # self._array when it covers every record the view holds and the view
-        # is open and not truncated, else None: the one attribute the fast
-        # paths read. Readers take the array they index from it (or from
-        # _arr()) once, so a close() or remap in another thread meanwhile
-        # cannot turn their read into an empty array or a false IndexError.
-        self._fast: np.ndarray[Any, Any] | None = None
-        # Guards the state below against refresh(), remaps and close() in
-        # other threads (reentrant: _check() runs under it too).
+        # self._fast (a slot of ViewBase, None at first) is the mapped records
+        # while they cover every record the view holds and the view is open
+        # and not truncated: what view[i] reads. The mapped reader sets it.
+        # Guards the count, the reader's mappings, the truncation state and
+        # close() against other threads (reentrant: _check() runs under it).
         self._lock = threading.RLock()
-        # Mappings replaced by a growth that arrays may still view: a fault in
-        # any of them (the user read zeros) is a truncation of this view.
-        self._old_maps: list[tuple[weakref.ref[Any], _mapping.Mapping]] = []
-        self._lost_pages = False
         self._faults_seen = _mapping.fault_count()
+        # How records are read (recview._readers): views of a mapping, or
+        # pread copies; follow() always reads with pread.
+        self._preader = PreadReader(self)
+        self._reader: Reader = MappedReader(self) if mode == "mmap" else self._preader
         # O_NONBLOCK: opening a FIFO that has no writer would block forever.
         nonblock = getattr(os, "O_NONBLOCK", 0)
         try:
@@ -366,12 +319,11 @@ class View:
                 import fcntl
 
                 fcntl.flock(fd, fcntl.LOCK_SH)
-            self._file = _FileRef(fd, self._path)
+            self._file = FileRef(fd, self._path)
             self._ident = (st.st_dev, st.st_ino)  # what follow(rotate=True) compares
-            if mode == "mmap":
-                # Also when the open fails below: arrays of other views may
-                # be touched next.
-                _mapping.ensure_guard(source=self._path)
+            # Also when the open fails below: arrays of other views may be
+            # touched next. (Only a mapped reader touches the guard.)
+            self._reader.ensure_guard(stacklevel=4)
             # The mapping itself is made by the first read (_arr): a file cut
             # between this fstat and that mmap is then a truncation of an open
             # view, reported like any other.
@@ -395,78 +347,12 @@ class View:
         return count_records(
             self._path,
             size,
-            self._itemsize,
+            self._schema.itemsize,
             offset=self._offset,
             count=self._fixed_count,
             trailing=trailing,
             stacklevel=4,
         )
-
-    def _remap(self, n: int, size: int) -> None:
-        """Map records ``0..n`` (mmap mode); old arrays keep the old mapping.
-
-        ``size`` is the file size the caller saw (for the error message).
-        """
-        nbytes = n * self._itemsize
-        if nbytes == 0:
-            self._map, self._array = None, self._empty()
-            self._fast = self._array if n == self._count else None
-            return
-        try:
-            fd = self._file.acquire()
-            try:
-                new = _mapping.Mapping(fd, self._offset, nbytes, path=self._path)
-            finally:
-                self._file.release()
-        except ValueError:
-            # The file is shorter than it was at the fstat that counted these
-            # records (mmap refuses to map past EOF): it shrank in between. It
-            # may have grown again by now, but whatever was read from it in
-            # between cannot be trusted, so this is a truncation either way.
-            self._mark_truncated(
-                self._offset + nbytes,
-                self._file.fstat().st_size,
-                f"file was {size:,} bytes, then too short to map {self._offset + nbytes:,}",
-            )
-        old, self._map = self._map, new
-        old_array = self._array
-        self._array = np.frombuffer(new.buffer, dtype=self._schema.dtype, count=n)
-        self._fast = self._array if n == self._count else None
-        if old is not None:
-            # Arrays handed out may still view the old mapping: remember it
-            # until the last of them is gone, so that a fault in it (a read
-            # of pages a truncation took away) still marks this view.
-            self._old_maps = [(ref, m) for ref, m in self._old_maps if self._alive(ref, m)]
-            base = old_array.base
-            if base is not None:
-                self._old_maps.append((weakref.ref(base), old))
-            # close() only drops our reference while arrays still view the old
-            # map (mmap.close() would raise BufferError): they stay valid.
-            old.close()
-
-    def _alive(self, ref: weakref.ref[Any], m: _mapping.Mapping) -> bool:
-        """Whether an old mapping can still be read; folds in its faults when not."""
-        if ref() is not None:
-            return True
-        if m.faulted():
-            self._lost_pages = True
-        return False
-
-    def _arr(self) -> np.ndarray[Any, Any]:
-        """The mapped records (mmap mode), extending the mapping after growth.
-
-        :meth:`refresh` only counts records (one ``fstat``); the mapping is
-        extended here, at the first read that needs the new records, so a
-        follower polling a growing file does not remap on every poll.
-        """
-        arr = self._fast
-        if arr is None:
-            with self._lock:
-                self._check()  # closed meanwhile: ClosedError, not an empty array
-                if len(self._array) != self._count:
-                    self._remap(self._count, self._offset + self._count * self._itemsize)
-                arr = self._array
-        return arr
 
     def _mark_truncated(self, old: int, new: int, why: str | None = None) -> NoReturn:
         """Remember and raise a :class:`TruncatedError`: the view is done.
@@ -477,7 +363,7 @@ class View:
         """
         with self._lock:
             if self._truncated is None:
-                held = self._offset + self._count * self._itemsize
+                held = self._offset + self._count * self._schema.itemsize
                 if new < old or why is None:
                     what = f"file shrank from {old:,} to {new:,} bytes"
                 else:
@@ -512,15 +398,10 @@ class View:
         # Some recview mapping faulted (the global counter moved): was it one
         # of this view's, the current one or one that arrays still view?
         self._faults_seen = _mapping.fault_count()
-        self._old_maps = [(ref, m) for ref, m in self._old_maps if self._alive(ref, m)]
-        if (
-            self._lost_pages
-            or (self._map is not None and self._map.faulted())
-            or any(m.faulted() for _, m in self._old_maps)
-        ):
+        if self._reader.faulted():
             size = self._file.fstat().st_size
             self._mark_truncated(
-                self._offset + self._count * self._itemsize,
+                self._offset + self._count * self._schema.itemsize,
                 size,
                 "file lost pages under the mapping (they read as zeros)",
             )
@@ -538,7 +419,7 @@ class View:
         # may count growth while this one waits in fstat, and comparing this
         # older size with that newer count would be a spurious truncation.
         # The count only grows, so a size below the earlier count is a shrink.
-        held = self._offset + self._count * self._itemsize
+        held = self._offset + self._count * self._schema.itemsize
         size = self._file.fstat().st_size
         if size < held:
             self._mark_truncated(held, size)
@@ -571,7 +452,7 @@ class View:
         """Bytes of the record region (``len(view) * itemsize``)."""
         if self._closed:
             raise ClosedError(f"{self._path}: the view is closed", path=self._path)
-        return self._count * self._itemsize
+        return self._count * self._schema.itemsize
 
     @property
     def closed(self) -> bool:
@@ -586,7 +467,7 @@ class View:
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{self._count:,} records"
         return (
-            f"<recview.View {self._path!r}: {state} of {self._itemsize} bytes "
+            f"<recview.View {self._path!r}: {state} of {self._schema.itemsize} bytes "
             f"at offset {self._offset}, mode={self._mode!r}>"
         )
 
@@ -594,57 +475,11 @@ class View:
 
     def _records(self, a: int, b: int) -> np.ndarray[Any, Any]:
         """Records ``a..b`` (already bounds-checked): a view, or a pread copy."""
-        if self._mode == "mmap":
-            return self._arr()[a:b]
-        return self._pread(a, b)
+        return self._reader.records(a, b)
 
     def _pread(self, a: int, b: int, pool: BufferPool | None = None) -> np.ndarray[Any, Any]:
-        """Copy records ``a..b`` with ``pread``: nothing returned can fault later.
-
-        With a ``pool`` (scans), large reads go into its reusable buffers: a
-        fresh buffer per batch would cost a page fault per 4 KiB of it, more
-        than the copy itself. A buffer is reused only once nothing views it.
-        """
-        n = b - a
-        start = self._offset + a * self._itemsize
-        if pool is not None and n * self._itemsize >= _POOL_MIN_NBYTES:
-            # phase: the same address alignment as the file offset (and as an
-            # mmap view of it), so fields are aligned as they would be there
-            raw = pool.acquire(n * self._itemsize, phase=start)
-            out = raw.view(self._schema.dtype)
-        else:
-            out = np.empty(n, dtype=self._schema.dtype)
-        nbytes = n * self._itemsize
-        pos = 0
-        # Held until the read ends: a close() meanwhile must not free the
-        # number for another file to take (issue 10).
-        fd = self._file.acquire()
-        try:
-            while pos < nbytes:
-                # The array itself is the first read's buffer (a memoryview of it
-                # costs more than a small read); only a capped read needs one.
-                dest: Any = out if pos == 0 else out.view(np.uint8).reshape(-1)[pos:]
-                want = nbytes - pos
-                got = os.preadv(fd, [dest], start + pos)
-                pos += got
-                if got >= min(want, _MAX_READ_NBYTES):
-                    continue
-                # Short, and not by Linux's cap on one read: the file ended
-                # before these records did, so it shrank. Even if it has grown
-                # back by now, reading on would stitch bytes written after the
-                # cut to bytes from before it.
-                size = os.fstat(fd).st_size
-                held = self._offset + self._count * self._itemsize
-                self._mark_truncated(
-                    held,
-                    size,
-                    f"file ended at byte {start + pos:,} during a read up to byte "
-                    f"{start + nbytes:,}",
-                )
-        finally:
-            self._file.release()
-        out.flags.writeable = False
-        return out
+        """Copy records ``a..b`` with ``pread`` (in both modes): nothing returned can fault."""
+        return self._preader.pread(a, b, pool)
 
     @property
     def array(self) -> np.ndarray[Any, Any]:
@@ -652,23 +487,12 @@ class View:
         self._check()
         return self._records(0, self._count)
 
-    def __getitem__(self, key: Any) -> Any:
-        if type(key) is int:
-            # Fast path for one record by a Python int, the commonest lookup:
-            # the general path below costs twice np.memmap's mm[i]. _fast is
-            # None unless the view is open, untruncated and fully mapped, and
-            # it is read once: a close() in another thread after this line
-            # leaves this lookup reading the right mapping. numpy checks the
-            # bounds and counts negative indices from the end.
-            arr = self._fast
-            if arr is not None and _mapping.fault_count() == self._faults_seen:
-                try:
-                    return arr[key]
-                except (IndexError, OverflowError):  # OverflowError: keys beyond int64
-                    raise IndexError(
-                        f"record index {key} is out of range for {len(arr):,} records"
-                    ) from None
+    # view[key] is ViewBase's (recview._mapping): a Python int while the view
+    # is mapped is numpy's arr[i] in C; every other key, and every error,
+    # comes here.
+    def _getitem(self, key: Any) -> Any:
         self._check()
+        reader = self._reader
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             n = self._count
             i = int(key)
@@ -676,32 +500,18 @@ class View:
                 i += n
             if not 0 <= i < n:
                 raise IndexError(f"record index {int(key)} is out of range for {n:,} records")
-            if self._mode == "mmap":
-                # A zero-copy np.void over the mapping, like a slice. (Copying
-                # costs more than the lookup: numpy sets up a per-field
-                # transfer for every structured copy.)
-                return self._arr()[i]
-            return self._pread(i, i + 1)[0]
+            return reader.record(i)
         if isinstance(key, slice):
             a, b, step = key.indices(self._count)
             if step == 1:
-                return self._records(a, max(a, b))
-            if self._mode == "mmap":
-                return self._arr()[key]
-            r = builtins.range(a, b, step)
-            # One element: a step beyond int64 would overflow np.arange.
-            idx = np.arange(len(r), dtype=np.intp) * step + a if len(r) > 1 else np.array(r)
-            return self._take(idx.astype(np.intp))
+                return reader.records(a, max(a, b))
+            return reader.strided(key)
         if isinstance(key, str):
             return self._field(key)
         if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
             return self.array[key]
         if isinstance(key, (np.ndarray, list)):
-            # Index arrays (ints or a boolean mask) copy. Pick whole records as
-            # bytes: numpy's structured fancy indexing copies the fields only,
-            # leaving padding bytes uninitialized; and keep the result
-            # read-only like every other array a view hands out.
-            return self._take(self._index_array(key))
+            return reader.take(self._index_array(key))
         raise TypeError(
             f"view indices must be integers, slices, field names or index arrays, "
             f"not {type(key).__name__}"
@@ -732,21 +542,6 @@ class View:
                 raise IndexError(f"record index {bad} is out of range for {n:,} records")
         out = idx.astype(np.intp).reshape(-1)
         return np.where(out < 0, out + n, out)
-
-    def _take(self, idx: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """A copy of records ``idx`` (in range, >= 0), whole records as bytes.
-
-        Picks bytes, not fields: numpy's structured fancy indexing copies the
-        fields only, leaving padding bytes uninitialized. Read-only, like
-        every array a view hands out. pread reads only ``min..max`` of them.
-        """
-        if not len(idx):
-            return self._empty()
-        lo, hi = int(idx.min()), int(idx.max()) + 1
-        rows = self._records(lo, hi).view(np.uint8).reshape(hi - lo, self._itemsize)
-        sub: np.ndarray[Any, Any] = rows[idx - lo].view(self._schema.dtype).reshape(-1)
-        sub.flags.writeable = False
-        return sub
 
     def _field(self, name: str) -> np.ndarray[Any, Any]:
         # Schema.get reads every leaf of fields() (bitfields too, as computed
@@ -808,7 +603,7 @@ class View:
         }
         fields = [f for f in chosen if not f.is_bitfield]
         bitfields = [f for f in chosen if f.is_bitfield]
-        block = max(1, _COLUMN_BLOCK_NBYTES // self._itemsize)
+        block = max(1, _COLUMN_BLOCK_NBYTES // self._schema.itemsize)
         if self._mode == "mmap":
             # Each byte field's strided view of all records is made once, and
             # blocks are slices of it: making views per block and field would
@@ -876,10 +671,8 @@ class View:
             if nbytes is not None:
                 _check_int(nbytes, "nbytes")
             if nbytes is None:
-                nbytes = (
-                    DEFAULT_BATCH_NBYTES if self._mode == "mmap" else DEFAULT_PREAD_BATCH_NBYTES
-                )
-            step = int(nbytes) // self._itemsize
+                nbytes = self._reader.batch_nbytes
+            step = int(nbytes) // self._schema.itemsize
         step = max(1, step)
         _check_int(start, "start")
         if start > self._count:
@@ -887,42 +680,11 @@ class View:
         return self._batches(step, int(start))
 
     def _batches(self, step: int, start: int) -> Iterator[np.ndarray[Any, Any]]:
-        # This body runs in the thread that iterates, which need not be the
-        # one that opened the view: keep the guard on top and SIGBUS
-        # unblocked here too (a worker blocking every signal would be killed
-        # by the first lost page, docs/signals.md).
-        if self._mode == "mmap":
-            _mapping.ensure_guard(source=self._path, stacklevel=2)
-        n = self._count
-        itemsize = self._itemsize
-        # One mapping for the whole scan, even if a refresh() extends the view
-        # meanwhile: the advice below must go to the pages the batches view.
-        arr, m = None, None
-        if self._mode == "mmap":
-            with self._lock:  # the array and its mapping, as one pair
-                arr = self._arr()
-                m = self._map
-        # pread: two buffers alternate (the caller's batch, the next one)
-        pool = _batch_pool(step * itemsize) if arr is None else None
-        if m is not None:
-            m.advise(start * itemsize, (n - start) * itemsize, _MADV_SEQUENTIAL)
-        a = start
-        try:
-            while a < n:
-                self._check()
-                b = min(n, a + step)
-                yield self._pread(a, b, pool) if arr is None else arr[a:b]
-                if m is not None:
-                    self._check()  # the caller read this window: did it fault?
-                    m.advise(a * itemsize, (b - a) * itemsize, _MADV_DONTNEED)
-                a = b
-            # A cut inside the last page raises no fault: its bytes past the
-            # new end read as zeros. Only the size tells (the batches were
-            # handed out already; the caller must not trust them).
-            self._verify()
-        finally:
-            if m is not None and a < n:
-                m.advise(a * itemsize, min(step, n - a) * itemsize, _MADV_DONTNEED)
+        yield from self._reader.scan(start, self._count, step)
+        # A cut inside the last page raises no fault: its bytes past the new
+        # end read as zeros. Only the size tells (the batches were handed out
+        # already; the caller must not trust them).
+        self._verify()
 
     # -- change --------------------------------------------------------------------
 
@@ -984,15 +746,14 @@ class View:
         recview.errors.TruncatedError: ...grow.bin: file shrank from 20 to 6 bytes while a view held 20 bytes of it (reopen it to read what is left)
         >>> view.close()
         """
-        if self._mode == "mmap":
-            # First, also when the check below raises: the caller may touch
-            # arrays next (faulthandler.enable() replaces our handler).
-            _mapping.ensure_guard(source=self._path)
+        # First, also when the check below raises: the caller may touch
+        # arrays next (faulthandler.enable() replaces our handler).
+        self._reader.ensure_guard()
         size = self._verify()
         if self._fixed_count is None:
-            # Only counted: _arr() maps the new records when a read needs
+            # Only counted: the reader maps the new records when a read needs
             # them, so polling a growing file costs no mmap per poll.
-            n = (size - self._offset) // self._itemsize
+            n = (size - self._offset) // self._schema.itemsize
             if n > self._count:
                 with self._lock:
                     if n > self._count:
@@ -1079,7 +840,11 @@ class View:
             raise ValueError(f"poll must be > 0 seconds, got {poll}")
         if timeout is not None and timeout < 0:
             raise ValueError(f"timeout must be >= 0 seconds, got {timeout}")
-        step = max(1, DEFAULT_PREAD_BATCH_NBYTES // self._itemsize) if records is None else records
+        step = (
+            max(1, self._preader.batch_nbytes // self._schema.itemsize)
+            if records is None
+            else records
+        )
         _check_int(step, "records")
         if step < 1:
             raise ValueError(f"records must be >= 1, got {step}")
@@ -1094,7 +859,7 @@ class View:
                 f"{self._path}: cannot resume at record {pos:,}: the file holds {n:,} records "
                 "(it shrank or was replaced since that position was saved)",
                 path=self._path,
-                offset=self._offset + n * self._itemsize,
+                offset=self._offset + n * self._schema.itemsize,
             )
         return self._follow(int(pos), float(poll), timeout, max(1, int(step)), bool(rotate))
 
@@ -1102,7 +867,7 @@ class View:
         self, pos: int, poll: float, timeout: float | None, step: int, rotate: bool
     ) -> Iterator[np.ndarray[Any, Any]]:
         last = time.monotonic()
-        pool = _batch_pool(step * self._itemsize)
+        pool = batch_pool(step * self._schema.itemsize)
         target = self  # the file being followed: this view, or a rotated-in one
         warned = False
         try:
@@ -1117,7 +882,7 @@ class View:
                         # pread, not the mapping: a copy no later truncation can
                         # zero, and no remap (nor a mapping kept alive by a batch
                         # the caller keeps) per poll of a growing file.
-                        batch = target._pread(pos, b, pool)
+                        batch = target._preader.pread(pos, b, pool)
                         pos = b
                         yield batch
                     last = time.monotonic()
@@ -1168,7 +933,7 @@ class View:
     def _open_rotated(self) -> View | None:
         """The file now at the path, as a view like this one; None until it has a header."""
         size = self._file.fstat().st_size
-        stray = (size - self._offset) % self._itemsize if size > self._offset else 0
+        stray = (size - self._offset) % self._schema.itemsize if size > self._offset else 0
         try:
             new = View(
                 self._path,
@@ -1252,11 +1017,7 @@ class View:
                 return
             self._closed = True
             self._fast = None
-            m, self._map = self._map, None
-            self._array = self._empty()
-            self._old_maps = []
-        if m is not None:
-            m.close()
+            self._reader.close()
         # Reads in flight in other threads keep the descriptor until they end.
         self._file.close()
 
@@ -1311,23 +1072,3 @@ def _reopen(
 ) -> View:
     """Unpickle a :class:`View`: open its path again (see ``View.__reduce__``)."""
     return View(path, schema, offset=offset, count=count, trailing=trailing, mode=mode, lock=lock)
-
-
-# pread scans read batches of at least this many bytes into pooled buffers.
-# Smaller ones are faster from np.empty: glibc's malloc serves them from its
-# heap, reusing the block the previous batch freed (its mmap threshold adapts
-# up to 32 MiB), while above that every batch would be freshly mapped memory,
-# page-faulted 4 KiB at a time (measured: 64 MiB batches 2.4x faster pooled).
-_POOL_MIN_NBYTES = 32 << 20
-
-
-def _batch_pool(nbytes: int) -> BufferPool:
-    return BufferPool(buffer_size=max(1, nbytes), max_buffers=2)
-
-
-# Linux returns at most this many bytes from one read (MAX_RW_COUNT), on
-# 64-bit systems too: a shorter read than asked for is only a cap below it.
-_MAX_READ_NBYTES = 0x7FFFF000
-_MADV_SEQUENTIAL = getattr(mmap, "MADV_SEQUENTIAL", 0)
-_MADV_WILLNEED = getattr(mmap, "MADV_WILLNEED", 0)
-_MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", 0)

@@ -300,7 +300,7 @@ def test_batches_keep_one_mapping_while_refresh_extends_the_view(tmp_path):
 
 def test_pread_goes_on_after_a_read_cut_short_by_the_kernel_cap(tmp_path, monkeypatch):
     # Linux returns at most ~2 GiB from one read; pretend the cap is 256 bytes.
-    from recview import view as view_module
+    from recview import _readers as view_module
 
     real = os.preadv
     calls = []
@@ -366,7 +366,7 @@ def test_refresh_reinstalls_the_guard_even_when_it_raises(tmp_path):
 
 
 def test_pread_scans_reuse_pooled_buffers_and_never_overwrite_kept_batches(tmp_path, monkeypatch):
-    from recview import view as view_module
+    from recview import _readers as view_module
 
     monkeypatch.setattr(view_module, "_POOL_MIN_NBYTES", 1024)  # pool every batch
     path = tmp_path / "r.bin"
