@@ -292,7 +292,10 @@ def bits(storage: Any, /, **widths: int) -> _BitsType:
             "bits(storage, ...): no named bitfields (names starting with '_' are unused bits)"
         )
     order = ">" if dt.byteorder == ">" else "<"
-    return _BitsType(dt, Storage(tuple(fields), order))
+    # the storage is stored unsigned (the bitfields carry the signedness): one
+    # spelling per layout, the one construct's BitStruct gives back
+    unsigned = np.dtype(dt.str.replace("i", "u"))
+    return _BitsType(unsigned, Storage(tuple(fields), order))
 
 
 def _size(n: object, what: str) -> int:
