@@ -60,10 +60,12 @@ from hypothesis.errors import InvalidArgument
 import recview as rv
 
 __all__ = [
+    "BitsSpec",
     "FieldSpec",
     "RecordSpec",
     "ScalarSpec",
     "check_roundtrip",
+    "bits_specs",
     "field_names",
     "field_specs",
     "from_numpy",
@@ -133,16 +135,92 @@ class _NulPadded(c.Adapter):  # type: ignore[misc]  # construct is untyped
 
 
 @dataclasses.dataclass(frozen=True)
+class BitsSpec:
+    """One integer storage unit split into bitfields, as ``rv.bits`` declares it.
+
+    ``bits`` are ``(name, width)`` pairs from the least significant bit of the
+    storage value up; names starting with ``_`` are unused bits. The bitfields
+    are signed when the storage is (``kind == "i"``).
+
+    Examples
+    --------
+    >>> from recview.testing import BitsSpec, ScalarSpec
+    >>> spec = BitsSpec(ScalarSpec("u", 2, ">"), (("fin", 1), ("syn", 1), ("_", 14)))
+    >>> spec.dtype.str, spec.construct().parse(b"\\x00\\x02")
+    ('>u2', Container(syn=1, fin=0))
+    """
+
+    storage: ScalarSpec
+    bits: tuple[tuple[str, int], ...]
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The storage's dtype, unsigned (the bitfields carry the signedness)."""
+        return np.dtype(self.storage.dtype.str.replace("i", "u"))
+
+    @property
+    def signed(self) -> bool:
+        """Whether the bitfields are sign-extended."""
+        return self.storage.kind == "i"
+
+    def fields(self) -> list[tuple[str, int, int]]:
+        """The named bitfields as ``(name, lsb, width)``."""
+        out, pos = [], 0
+        for name, width in self.bits:
+            if not name.startswith("_"):
+                out.append((name, pos, width))
+            pos += width
+        return out
+
+    def construct(self) -> Any:
+        """A ``BitStruct`` (most significant bit first, ``ByteSwapped`` for a
+        little-endian unit), built without recview."""
+        subs: list[Any] = []
+        top = 8 * self.storage.nbytes - sum(width for _name, width in self.bits)
+        if top:
+            subs.append(c.Padding(top))
+        for name, width in reversed(self.bits):
+            if name.startswith("_"):
+                subs.append(c.Padding(width))
+            else:
+                subs.append(name / c.BitsInteger(width, signed=self.signed))
+        con = c.BitStruct(*subs)
+        return c.ByteSwapped(con) if self.storage.byteorder == "<" else con
+
+    def bits_type(self) -> Any:
+        """The ``rv.bits(...)`` annotation of this unit."""
+        return rv.bits(self.storage.dtype, **dict(self.bits))
+
+    def pack(self, value: Mapping[str, int]) -> int:
+        """The storage value (unsigned) holding the bitfield values of ``value``."""
+        out = 0
+        for name, lsb, width in self.fields():
+            out |= (int(value[name]) & ((1 << width) - 1)) << lsb
+        return out
+
+    def unpack(self, storage_value: int) -> dict[str, int]:
+        """The bitfield values of a storage value, with Python's integers."""
+        out = {}
+        for name, lsb, width in self.fields():
+            v = (int(storage_value) >> lsb) & ((1 << width) - 1)
+            if self.signed and v >> (width - 1):
+                v -= 1 << width
+            out[name] = v
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
 class FieldSpec:
     """One field of a :class:`RecordSpec`: a name, a type, an array shape, an offset.
 
-    ``type`` is a :class:`ScalarSpec` or a nested :class:`RecordSpec`; ``shape``
-    is ``()`` for a single value, else the shape of a fixed array (any rank);
-    ``offset`` is the byte offset from the start of the enclosing record.
+    ``type`` is a :class:`ScalarSpec`, a :class:`BitsSpec` (then ``shape`` is
+    ``()``) or a nested :class:`RecordSpec`; ``shape`` is ``()`` for a single
+    value, else the shape of a fixed array (any rank); ``offset`` is the byte
+    offset from the start of the enclosing record.
     """
 
     name: str
-    type: ScalarSpec | RecordSpec
+    type: ScalarSpec | BitsSpec | RecordSpec
     offset: int
     shape: tuple[int, ...] = ()
 
@@ -223,8 +301,33 @@ class RecordSpec:
         )
 
     def schema(self) -> rv.Schema:
-        """The recview schema, through :meth:`recview.Schema.from_dtype`."""
-        return rv.Schema.from_dtype(self.dtype)
+        """The recview schema, through :meth:`recview.Schema.from_dtype` (and the
+        bitfields of each :class:`BitsSpec` field)."""
+        bits = self.bitfields()
+        if not bits:
+            return rv.Schema.from_dtype(self.dtype)
+        from recview._bits import Bit, Storage
+
+        storages = {
+            path: Storage(
+                tuple(Bit(n, lsb, w, spec.signed) for n, lsb, w in spec.fields()),
+                ">" if spec.storage.byteorder == ">" else "<",
+            )
+            for path, spec in bits.items()
+        }
+        base = rv.Schema.from_dtype(self.dtype)
+        return rv.Schema._from_parts(base.dtype, unions=base.unions, bitfields=storages)
+
+    def bitfields(self, path: str = "") -> dict[str, BitsSpec]:
+        """The :class:`BitsSpec` of each bitfield storage, by dotted field path."""
+        out: dict[str, BitsSpec] = {}
+        for f in self.fields:
+            fpath = f"{path}.{f.name}" if path else f.name
+            if isinstance(f.type, BitsSpec):
+                out[fpath] = f.type
+            elif isinstance(f.type, RecordSpec):
+                out.update(f.type.bitfields(fpath))
+        return out
 
     def construct(self) -> Any:
         """An equivalent ``construct.Struct``, built field by field without recview:
@@ -260,6 +363,8 @@ class RecordSpec:
             t: Any
             if isinstance(f.type, RecordSpec):
                 t = f.type.record_class(f"{name}_{i}")
+            elif isinstance(f.type, BitsSpec):
+                t = f.type.bits_type()
             elif f.type.kind == "S":
                 t = rv.bytes_(f.type.nbytes)
             elif f.type.kind == "b":
@@ -357,6 +462,44 @@ def _scalar(kind: ScalarKind, nbytes: int, order: ByteOrder) -> ScalarSpec:
     return ScalarSpec(kind, nbytes, "|" if nbytes == 1 else order)
 
 
+@st.composite
+def bits_specs(draw: st.DrawFn, *, byteorders: Sequence[str] = ("<", ">")) -> BitsSpec:
+    """Integer storage units (1, 2, 4 or 8 bytes, signed or not) split into
+    bitfields of random widths, with unused gaps (``_g0``...) among them.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> from recview.testing import bits_specs
+    >>> @given(bits_specs())
+    ... def test(spec):
+    ...     assert sum(w for _, w in spec.bits) <= 8 * spec.storage.nbytes
+    ...     assert spec.construct().sizeof() == spec.storage.nbytes
+    >>> test()
+    """
+    if not byteorders or set(byteorders) - {"<", ">"}:
+        raise InvalidArgument(f"byteorders must be '<' and/or '>', got {byteorders!r}")
+    storage = _scalar(
+        draw(st.sampled_from(["i", "u"])),
+        draw(st.sampled_from([1, 2, 4, 8])),
+        draw(st.sampled_from(list(byteorders))),
+    )
+    left = 8 * storage.nbytes
+    names = draw(st.lists(_FIELD_NAMES, min_size=1, max_size=8, unique=True))
+    bits: list[tuple[str, int]] = []
+    for k, name in enumerate(names):
+        if not left:
+            break
+        if draw(st.integers(0, 4)) == 0 and left > 1:
+            gap = draw(st.integers(1, left - 1))
+            bits.append((f"_g{k}", gap))
+            left -= gap
+        width = draw(st.integers(1, left))
+        bits.append((name, width))
+        left -= width
+    return BitsSpec(storage, tuple(bits))
+
+
 # Strategies are built once: building them per draw costs more than drawing.
 _SHAPES = st.one_of(
     st.just(()),
@@ -388,6 +531,7 @@ def field_specs(
     arrays: bool = True,
     gaps: bool = True,
     offset_order: bool = False,
+    bits: bool = False,
 ) -> RecordSpec:
     """Random record layouts, as one :class:`RecordSpec` field list.
 
@@ -407,6 +551,9 @@ def field_specs(
     offset_order : bool
         Always declare fields in offset order (what ``construct`` and
         :class:`recview.Record` can express).
+    bits : bool
+        Also draw bitfield storage units (:func:`bits_specs`), in records at
+        every level (and so in arrays of records).
 
     Examples
     --------
@@ -420,13 +567,17 @@ def field_specs(
     """
     if max_fields < 1 or max_depth < 0:
         raise InvalidArgument("need max_fields >= 1 and max_depth >= 0")
-    scalars = scalar_specs(kinds=kinds, byteorders=tuple(byteorders))
+    scalars: st.SearchStrategy[ScalarSpec | BitsSpec] = scalar_specs(
+        kinds=kinds, byteorders=tuple(byteorders)
+    )
+    if bits:
+        scalars = st.one_of(bits_specs(byteorders=tuple(byteorders)), scalars)
     return _draw_record(draw, scalars, max_fields, max_depth, arrays, gaps, offset_order)
 
 
 def _draw_record(
     draw: st.DrawFn,
-    scalars: st.SearchStrategy[ScalarSpec],
+    scalars: st.SearchStrategy[ScalarSpec | BitsSpec],
     max_fields: int,
     depth: int,
     arrays: bool,
@@ -434,7 +585,7 @@ def _draw_record(
     offset_order: bool,
 ) -> RecordSpec:
     names = draw(_name_lists(max_fields))
-    types: list[ScalarSpec | RecordSpec] = []
+    types: list[ScalarSpec | BitsSpec | RecordSpec] = []
     shapes: list[tuple[int, ...]] = []
     for _ in names:
         if depth > 0 and draw(_NESTED) == 0:
@@ -444,7 +595,9 @@ def _draw_record(
             )
         else:
             types.append(draw(scalars))
-        shapes.append(draw(_SHAPES) if arrays else ())
+        # no arrays of bits(...): a storage unit is one value (nest a record)
+        arrays_here = arrays and not isinstance(types[-1], BitsSpec)
+        shapes.append(draw(_SHAPES) if arrays_here else ())
     nbytes = sum(t.dtype.itemsize * math.prod(k) for t, k in zip(types, shapes, strict=True))
     if nbytes > _MAX_STRUCT_NBYTES:
         shapes = [()] * len(names)  # keep records small: drop the arrays of this level
@@ -561,9 +714,51 @@ def records(schema: rv.Schema | RecordSpec | Any) -> st.SearchStrategy[dict[str,
     ...     assert 0 <= rec["n"] < 2**16 and len(rec["tag"]) <= 3 and len(rec["xy"]) == 2
     >>> test()
     """
-    dt = schema.dtype if isinstance(schema, RecordSpec) else rv.as_schema(schema).dtype
-    strategy: st.SearchStrategy[dict[str, Any]] = _value_strategy(dt, "")
+    sch = schema.schema() if isinstance(schema, RecordSpec) else rv.as_schema(schema)
+    if sch.bitfields:
+        bit_strategy: st.SearchStrategy[dict[str, Any]] = _bits_value_strategy(
+            sch.dtype, "", sch.bitfields
+        )
+        return bit_strategy
+    strategy: st.SearchStrategy[dict[str, Any]] = _value_strategy(sch.dtype, "")
     return strategy
+
+
+def _bits_value_strategy(
+    dt: np.dtype[Any], path: str, bitfields: Mapping[str, Any]
+) -> st.SearchStrategy[Any]:
+    """As :func:`_value_strategy`, with a dict of bitfield values for each
+    bitfield storage (``{name: int}``, in each bitfield's range)."""
+    if path in bitfields:
+        storage = bitfields[path]
+        if storage.anonymous:
+            raise InvalidArgument(
+                f"records(): the bitfields of {path!r} are members of its parent (a C "
+                "layout); draw bytes for such schemas instead"
+            )
+        return st.fixed_dictionaries(
+            {
+                b.name: st.integers(-(1 << (b.width - 1)), (1 << (b.width - 1)) - 1)
+                if b.signed
+                else st.integers(0, (1 << b.width) - 1)
+                for b in storage.fields
+            }
+        )
+    if dt.subdtype is not None:
+        base, shape = dt.subdtype
+        inner = _bits_value_strategy(base, path, bitfields)
+        for k in reversed(shape):
+            inner = st.lists(inner, min_size=k, max_size=k)
+        return inner
+    if dt.names is not None:
+        assert dt.fields is not None
+        return st.fixed_dictionaries(
+            {
+                n: _bits_value_strategy(dt.fields[n][0], f"{path}.{n}".lstrip("."), bitfields)
+                for n in dt.names
+            }
+        )
+    return _value_strategy(dt, path)
 
 
 # ---------------------------------------------------------------------------
@@ -599,16 +794,27 @@ def record_bytes(spec: RecordSpec | Any, values: Iterable[Mapping[str, Any]]) ->
     return b"".join(con.build(v) for v in values)
 
 
-def _to_numpy(dt: np.dtype[Any], value: Any) -> Any:
-    """A record value (dicts, lists) in the tuple form numpy assignment takes."""
+def _to_numpy(
+    dt: np.dtype[Any], value: Any, bitfields: Mapping[str, Any] | None = None, path: str = ""
+) -> Any:
+    """A record value (dicts, lists) in the tuple form numpy assignment takes;
+    a bitfield storage's ``{name: value}`` becomes its integer (Python's ``<<``)."""
+    if bitfields and path in bitfields:
+        out = 0
+        for b in bitfields[path].fields:
+            out |= (int(value[b.name]) & ((1 << b.width) - 1)) << b.lsb
+        return out
     if dt.subdtype is not None:
         base, shape = dt.subdtype
         if base.names is None:
             return value
-        return _map_nested(lambda v: _to_numpy(base, v), value, len(shape))
+        return _map_nested(lambda v: _to_numpy(base, v, bitfields, path), value, len(shape))
     if dt.names is not None:
         assert dt.fields is not None
-        return tuple(_to_numpy(dt.fields[n][0], value[n]) for n in dt.names)
+        return tuple(
+            _to_numpy(dt.fields[n][0], value[n], bitfields, f"{path}.{n}" if path else n)
+            for n in dt.names
+        )
     return value
 
 
@@ -645,15 +851,18 @@ def records_to_array(
     >>> arr.tobytes()
     b'\\x00\\x01x\\x00'
     """
-    dt = schema.dtype if isinstance(schema, RecordSpec) else rv.as_schema(schema).dtype
+    sch = schema.schema() if isinstance(schema, RecordSpec) else rv.as_schema(schema)
+    dt = sch.dtype
     values = list(values)
     out = np.zeros(len(values), dtype=dt)
     for i, v in enumerate(values):
-        out[i] = _to_numpy(dt, v)
+        out[i] = _to_numpy(dt, v, sch.bitfields)
     return out
 
 
-def from_numpy(dtype: np.dtype[Any], value: Any) -> Any:
+def from_numpy(
+    dtype: np.dtype[Any], value: Any, bitfields: Mapping[str, Any] | None = None, path: str = ""
+) -> Any:
     """A numpy record (``np.void``) or field value as plain Python values, in the
     form :func:`records` draws (dicts, lists, int, float, bool, bytes).
 
@@ -676,21 +885,40 @@ def from_numpy(dtype: np.dtype[Any], value: Any) -> Any:
     >>> dt = np.dtype([("a", "<u2", (2,)), ("b", [("c", "S3")])])
     >>> from_numpy(dt, np.array([([1, 2], (b"hi",))], dt)[0])
     {'a': [1, 2], 'b': {'c': b'hi'}}
+
+    With ``bitfields`` (a schema's :attr:`~recview.Schema.bitfields`), each
+    bitfield storage becomes ``{name: value}``, decoded with Python's integers.
     """
+    return _from_numpy(dtype, value, bitfields or {}, path)
+
+
+def _from_numpy(dtype: np.dtype[Any], value: Any, bitfields: Mapping[str, Any], path: str) -> Any:
     if dtype.subdtype is not None:
         base, _shape = dtype.subdtype
-        return _array_to_python(base, np.asarray(value))
+        return _array_to_python(base, np.asarray(value), bitfields, path)
     if dtype.names is not None:
         assert dtype.fields is not None
-        return {n: from_numpy(dtype.fields[n][0], value[n]) for n in dtype.names}
+        return {
+            n: _from_numpy(dtype.fields[n][0], value[n], bitfields, f"{path}.{n}" if path else n)
+            for n in dtype.names
+        }
+    if path in bitfields:
+        raw = int(np.asarray(value).item()) & ((1 << (8 * dtype.itemsize)) - 1)
+        out = {}
+        for b in bitfields[path].fields:
+            v = (raw >> b.lsb) & ((1 << b.width) - 1)
+            out[b.name] = v - (1 << b.width) if b.signed and v >> (b.width - 1) else v
+        return out
     return np.asarray(value).item()
 
 
-def _array_to_python(base: np.dtype[Any], arr: np.ndarray[Any, Any]) -> Any:
+def _array_to_python(
+    base: np.dtype[Any], arr: np.ndarray[Any, Any], bitfields: Mapping[str, Any], path: str
+) -> Any:
     if arr.ndim == 0:
-        return from_numpy(base, arr[()])
+        return _from_numpy(base, arr[()], bitfields, path)
     # index, not iterate: iterating an S array yields bytes, not 0-d arrays
-    return [_array_to_python(base, np.asarray(arr[i])) for i in range(len(arr))]
+    return [_array_to_python(base, np.asarray(arr[i]), bitfields, path) for i in range(len(arr))]
 
 
 def _plain(obj: Any) -> Any:
@@ -894,7 +1122,7 @@ def check_roundtrip(
         _check_arrays(view, expected, n)
         for i in range(n):
             chunk = raw[i * itemsize : (i + 1) * itemsize]
-            actual = from_numpy(dt, view[i])
+            actual = from_numpy(dt, view[i], schema.bitfields)
             parsed = _plain(con.parse(chunk))
             diff = same_values(parsed, actual)
             if diff is not None:
@@ -928,8 +1156,9 @@ def _check_arrays(view: rv.View, expected: np.ndarray[Any, Any], n: int) -> None
     names.extend(
         (leaf.path, tuple(leaf.path.split(".")))
         for leaf in view.schema.fields()
-        if "." in leaf.path
+        if "." in leaf.path and not leaf.is_bitfield
     )
+    _check_bitfields(view, expected)
     for label, parts in names:
         got = view[label]
         want = expected
@@ -943,6 +1172,37 @@ def _check_arrays(view: rv.View, expected: np.ndarray[Any, Any], n: int) -> None
             _fail(f"view[{label!r}] is {got.dtype} {got.shape}, expected {want.dtype} {want.shape}")
         if _bytes_of(got) != _bytes_of(want):
             _fail(f"view[{label!r}] differs from the file's field {label!r}")
+
+
+def _check_bitfields(view: rv.View, expected: np.ndarray[Any, Any]) -> None:
+    """Every bitfield leaf: read-only, of its value type, and equal to its bits
+    taken from the storage bytes with Python's integers."""
+    schema = view.schema
+    for leaf in schema.fields():
+        if not leaf.is_bitfield:
+            continue
+        assert leaf.storage is not None
+        assert leaf.bit_offset is not None
+        assert leaf.bit_width is not None
+        got = schema.get(view.array, leaf.path)
+        if got.flags.writeable:
+            _fail(f"bitfield {leaf.path!r} is writable")
+        if got.dtype != leaf.value_dtype:
+            _fail(f"bitfield {leaf.path!r} is {got.dtype}, expected {leaf.value_dtype}")
+        storage = expected
+        for p in leaf.storage.split("."):
+            storage = storage[p]
+        order: Literal["big", "little"] = "big" if leaf.bit_order == ">" else "little"
+        mask = (1 << leaf.bit_width) - 1
+        cells = np.ascontiguousarray(storage).view(np.uint8).reshape(-1, leaf.dtype.itemsize)
+        want = []
+        for row in cells:
+            v = (int.from_bytes(row.tobytes(), order) >> leaf.bit_offset) & mask
+            if leaf.signed and v >> (leaf.bit_width - 1):
+                v -= 1 << leaf.bit_width
+            want.append(v)
+        if np.asarray(got).reshape(-1).tolist() != want:
+            _fail(f"bitfield {leaf.path!r} differs from its bits in the file")
 
 
 def _bytes_of(x: np.ndarray[Any, Any]) -> bytes:
