@@ -158,6 +158,38 @@ def _bits_leaf(struct: Any, order: str, nbytes: int, path: str, found: _Found) -
     return np.dtype(f"V{nbytes}")
 
 
+def _transformed(con: Any, path: str, enums: _Found) -> np.dtype[Any] | None:
+    """A ``Transformed`` subcon that is no ``BitStruct``: a ``ByteSwapped``
+    scalar is the scalar in the other byte order; any other reordering of the
+    bytes (or bits) has no dtype, and is refused rather than read unswapped."""
+    inner = _unrenamed(con.subcon)
+    if con.decodefunc is c.lib.swapbytes:
+        dt = _leaf(inner, path, enums)
+        if dt is None or (dt.names is None and dt.subdtype is None and dt.kind in "iufb"):
+            return None if dt is None else dt.newbyteorder("S") if dt.itemsize > 1 else dt
+    raise SchemaError(
+        f"field {path!r} ({_describe(con)} of {_describe(inner)}) reorders its bytes or bits "
+        "in a way a numpy dtype cannot express (ByteSwapped is supported around a single "
+        "integer, float or flag, and around a BitStruct)",
+        field=path or None,
+    )
+
+
+def _fixed_leaf(sub: Any, fpath: str, size: int, enums: _Found) -> np.dtype[Any] | None:
+    """The dtype of a named subcon that advances ``size`` bytes, checked to take
+    exactly those bytes: ``Pointer`` and ``Peek`` read bytes elsewhere (or again)
+    and take no room, which a field at this offset cannot say."""
+    dt = _leaf(sub, fpath, enums)
+    if dt is not None and dt.itemsize != size:
+        raise SchemaError(
+            f"field {fpath!r} ({_describe(_unrenamed(sub))}) takes no room in the record "
+            f"({size} bytes) but reads {dt.itemsize} bytes elsewhere; Pointer and Peek are "
+            "not supported: declare the bytes where they are",
+            field=fpath,
+        )
+    return dt
+
+
 def _struct(con: Any, path: str, enums: _Found) -> np.dtype[Any] | None:
     names: list[str] = []
     formats: list[np.dtype[Any]] = []
@@ -173,7 +205,7 @@ def _struct(con: Any, path: str, enums: _Found) -> np.dtype[Any] | None:
                     f"field {fpath!r}: names starting with '_' are reserved by construct",
                     field=fpath,
                 )
-            dt = _leaf(sub, fpath, enums)
+            dt = _fixed_leaf(sub, fpath, size, enums)
             if dt is not None:
                 names.append(name)
                 formats.append(dt)
@@ -204,7 +236,7 @@ def _union(con: Any, size: int, path: str, enums: _Found) -> np.dtype[Any]:
             raise SchemaError(
                 f"field {fpath!r} takes {n} bytes, more than the {size}-byte union", field=fpath
             )
-        dt = _leaf(sub, fpath, enums)
+        dt = _fixed_leaf(sub, fpath, n, enums)
         if dt is not None:
             names.append(sub.name)
             formats.append(dt)
@@ -222,6 +254,8 @@ def _leaf(con: Any, path: str, enums: _Found) -> np.dtype[Any] | None:
     bitstruct = _bitstruct(con)
     if bitstruct is not None:
         return _bits_leaf(*bitstruct, _sizeof(con, path), path, enums)
+    if isinstance(con, c.Transformed):
+        return _transformed(con, path, enums)
     if isinstance(con, c.Struct):
         return _struct(con, path, enums)
     if isinstance(con, c.Padded) and isinstance(_unrenamed(con.subcon), c.Union):
