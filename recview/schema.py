@@ -526,6 +526,31 @@ class FieldInfo:
         return self.bit_width is not None
 
     @property
+    def bit_bytes(self) -> tuple[int, int] | None:
+        """For a bitfield, the record bytes ``(start, stop)`` that hold its bits
+        (of the first element; a subset of the storage's ``offset`` ..
+        ``offset + dtype.itemsize``); None for a byte field. What ``inspect``
+        prints a bitfield under.
+
+        Examples
+        --------
+        >>> import recview as rv
+        >>> s = rv.Schema.from_c("struct t { uint32_t id; uint16_t lo:4, mid:8, hi:4; };")
+        >>> [(f.path, f.bit_offset, f.bit_bytes) for f in s.fields()][1:]
+        [('lo', 0, (4, 5)), ('mid', 4, (4, 6)), ('hi', 12, (5, 6))]
+        >>> s = rv.Schema.from_c("struct t { uint32_t id; uint16_t lo:4, mid:8, hi:4; };", byteorder=">")
+        >>> [(f.path, f.bit_offset, f.bit_bytes) for f in s.fields()][1:]
+        [('hi', 0, (5, 6)), ('mid', 4, (4, 6)), ('lo', 12, (4, 5))]
+        """
+        if self.bit_offset is None or self.bit_width is None:
+            return None
+        n = self.dtype.itemsize
+        lo, hi = self.bit_offset // 8, (self.bit_offset + self.bit_width - 1) // 8
+        if self.bit_order == ">":  # value byte k is storage byte n - 1 - k
+            lo, hi = n - 1 - hi, n - 1 - lo
+        return self.offset + lo, self.offset + hi + 1
+
+    @property
     def value_dtype(self) -> np.dtype[Any]:
         """The type :meth:`get` returns: ``dtype``, or for a bitfield the
         smallest native integer type holding ``bit_width`` bits."""

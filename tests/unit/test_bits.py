@@ -170,3 +170,22 @@ def test_bad_bits_are_schema_errors(call: Any, message: str) -> None:
 def test_array_of_bits_is_refused_with_a_hint() -> None:
     with pytest.raises(rv.SchemaError, match="nest a Record"):
         rv.array(rv.bits(rv.u8, a=1), 3)
+
+
+@given(storage_cases())
+def test_bit_bytes_are_the_bytes_the_bits_live_in(case: tuple[int, str, int, int, bool]) -> None:
+    nbytes, order, lsb, width, signed = case
+    if nbytes not in (1, 2, 4, 8):
+        return
+    sdt = np.dtype(f"{order if nbytes > 1 else '|'}{'i' if signed else 'u'}{nbytes}")
+
+    class R(rv.Record):
+        pre: rv.u8
+        u: rv.bits(sdt, **({"_": lsb} if lsb else {}), f=width)
+
+    leaf = R.schema.field("u.f")
+    ones = ((1 << width) - 1) << lsb
+    raw = bytes(1) + ones.to_bytes(nbytes, "big" if order == ">" else "little")
+    touched = [i for i, b in enumerate(raw) if b]
+    assert leaf.bit_bytes == (touched[0], touched[-1] + 1)
+    assert R.schema.field("pre").bit_bytes is None
