@@ -196,6 +196,13 @@ def _read(f: IO[bytes], name: str, size: int, max_header_size: int) -> NpyLayout
             raise
         raise SchemaError(f"{name}: not a readable .npy header: {err}", path=name) from err
     offset = f.tell()
+    # numpy's header readers accept any tuple of ints here (np.load fails later).
+    if not all(type(x) is int and x >= 0 for x in shape):
+        raise SchemaError(
+            f"{name}: .npy header shape {shape!r} is not a shape (expected a tuple of "
+            "integers >= 0)",
+            path=name,
+        )
     # A Fortran-ordered array of one dimension has the C layout (numpy writes
     # fortran_order=False for it, but hand-made headers may say True).
     if fortran and len(shape) > 1:

@@ -52,6 +52,7 @@ __all__ = [
     "RemoteSource",
     "RemoteSpec",
     "is_url",
+    "local_path_of",
     "partition_specs",
     "read_partition",
 ]
@@ -87,6 +88,27 @@ def is_url(path: object) -> bool:
         return False
     scheme, sep, _ = path.partition("://")
     return bool(sep) and len(scheme) > 1 and scheme.replace("+", "").replace("-", "").isalnum()
+
+
+def local_path_of(url: str) -> str | None:
+    """The local path a URL of the local filesystem names (``file://``, ``local://``), else None.
+
+    Examples
+    --------
+    >>> from recview.remote import local_path_of
+    >>> local_path_of("file:///tmp/x.bin"), local_path_of("s3://b/k"), local_path_of("/tmp/x")
+    ('/tmp/x.bin', None, None)
+    """
+    if not is_url(url):
+        return None
+    scheme = url.partition("://")[0].lower()
+    if scheme not in ("file", "local"):
+        return None
+    try:
+        fs, path = _fsspec().core.url_to_fs(url)
+    except ImportError:
+        return url.partition("://")[2] or None
+    return str(path) if "file" in getattr(fs, "protocol", ()) else None
 
 
 def _fsspec() -> Any:
@@ -172,6 +194,13 @@ class RemoteSource:
         """The object's size as last seen by :meth:`size` (``None`` before)."""
         return self._nbytes
 
+    @property
+    def identity(self) -> object:
+        """What tells this version of the object from another (ETag, modification
+        time), as last seen by :meth:`size`; ``None`` before, or when the server
+        reports neither."""
+        return self._identity
+
     def size(self) -> int:
         """Ask the server for the object's size now, in bytes.
 
@@ -207,9 +236,10 @@ class RemoteSource:
                 "(no Content-Length): records cannot be counted",
                 path=self.url,
             )
-        identity = tuple(
+        found = tuple(
             info.get(k) for k in ("ETag", "etag", "mtime", "LastModified", "Last-Modified")
         )
+        identity = found if any(v is not None for v in found) else None
         with self._lock:
             if size != self._nbytes or identity != self._identity:
                 self._blocks.clear()
@@ -628,9 +658,14 @@ class RemoteRecords:
         self.offset = int(offset)
         self._fixed = None if count is None else int(count)
         self._truncated: TruncatedError | None = None
+        size = self.source.size()
+        # The version read from: S3 objects are replaced, not changed in place,
+        # so another ETag means other bytes even at the same size.
+        self._identity = self.source.identity
+        self._size_seen = size
         self._count = count_records(
             self.url,
-            self.source.size(),
+            size,
             self.schema.itemsize,
             offset=self.offset,
             count=self._fixed,
@@ -748,9 +783,18 @@ class RemoteRecords:
 
     def _batches(self, chunks: Iterator[bytes]) -> Iterator[np.ndarray[Any, Any]]:
         try:
+            last: np.ndarray[Any, Any] | None = None
             for data in chunks:
                 self._guard()
-                yield self._array(data)
+                if last is not None:
+                    yield last
+                last = self._array(data)
+            if last is not None:
+                # The scan is done when the object is still the version it
+                # started on: one size request, before the last batch is
+                # handed out, so a scan that mixed two versions ends in an error.
+                self._check_version(self.source.size())
+                yield last
         except TruncatedError as err:
             self._truncated = err
             raise
@@ -759,6 +803,22 @@ class RemoteRecords:
             if close is not None:
                 close()
 
+    def _check_version(self, size: int) -> None:
+        """A :class:`TruncatedError` when the object is not the version opened."""
+        now = self.source.identity
+        if self._identity is None or now is None or now == self._identity:
+            return
+        self._truncated = TruncatedError(
+            f"{self.url}: the object was replaced while open (its ETag or modification "
+            f"time changed; it is {size:,} bytes now): records read from it may mix the "
+            "two versions (reopen it)",
+            path=self.url,
+            offset=0,
+            old_nbytes=self.offset + self._count * self.schema.itemsize,
+            new_nbytes=size,
+        )
+        raise self._truncated
+
     def refresh(self) -> int:
         """Ask the server for the object's size again; return the new ``len``.
 
@@ -766,11 +826,24 @@ class RemoteRecords:
         record at the end is left out until it is complete. An object shorter
         than the records held raises :class:`TruncatedError` -- objects in
         S3 and the like are immutable, so a shrink means the object was
-        replaced -- and every later read raises it too.
+        replaced -- and so does one of the same size whose ETag (or
+        modification time) is not the one seen before (replaced by other
+        bytes); every later read raises it too. A server that reports
+        neither cannot show a same-size replacement. A scan
+        (:meth:`batches`) checks the version once more before its last batch.
         """
         self._guard()
         size = self.source.size()
         held = self.offset + self._count * self.schema.itemsize
+        if size >= held:
+            if size > self._size_seen:
+                # Grown: an appending writer re-uploads the object (a new
+                # ETag). The records held are taken to be unchanged, as for
+                # a local file that grew; the new version is the one now.
+                self._identity = self.source.identity
+            else:
+                self._check_version(size)
+            self._size_seen = size
         if size < held:
             self._truncated = TruncatedError(
                 f"{self.url}: object shrank from at least {held:,} to {size:,} bytes "

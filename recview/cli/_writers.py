@@ -20,6 +20,7 @@ import numpy as np
 from recview.cli._common import NDArray, UsageError
 from recview.cli._render import Column, RowWriter
 from recview.errors import RecviewError
+from recview.remote import local_path_of
 from recview.schema import Schema
 
 
@@ -216,6 +217,8 @@ def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
 def _stat(name: str, stream: Any) -> os.stat_result | None:
     """``stat`` of a path, or of ``stream``'s descriptor for ``-``; None when
     there is none (a URL, a stream without a descriptor)."""
+    # A file:// URL names a local file too: the same file, by another name.
+    name = local_path_of(name) or name
     try:
         return os.fstat(stream.fileno()) if name == "-" else os.stat(name)
     except (OSError, ValueError, AttributeError):

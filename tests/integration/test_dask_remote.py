@@ -100,7 +100,7 @@ def test_read_on_a_local_cluster_equals_numpy(s3, objects):
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: 8787 may be taken by another cluster
             worker_dashboard_address=None,
         ) as cluster,
         distributed.Client(cluster, timeout=30) as client,

@@ -156,7 +156,7 @@ def test_distributed_workers_read_their_own_ranges(s3):
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: 8787 may be taken by another cluster
             worker_dashboard_address=None,
         ) as cluster,
         distributed.Client(cluster, timeout=20) as client,
@@ -167,3 +167,38 @@ def test_distributed_workers_read_their_own_ranges(s3):
     assert len(where) == 2
     np.testing.assert_array_equal(np.concatenate(got), np.concatenate(parts))
     assert time.monotonic() - t0 < 20
+
+
+def test_object_replaced_during_a_scan_is_an_error_not_a_mix(s3):
+    old = _records(40_000, seed=7)
+    new = _records(40_000, seed=8)
+    url = _put(s3, "replaced.bin", old.tobytes())
+    with rv.open(url, SCHEMA, storage_options=s3.storage_options) as view:
+        got = []
+
+        def scan() -> None:
+            for i, batch in enumerate(view.batches(records=8_000, readahead=0)):
+                got.append(batch)
+                if i == 1:
+                    _put(s3, "replaced.bin", new.tobytes())
+
+        with pytest.raises(rv.TruncatedError, match="the object was replaced while open"):
+            scan()
+        assert len(got) == 4  # the last batch is never handed out
+        with pytest.raises(rv.TruncatedError, match="replaced while open"):
+            view[0]
+
+
+def test_same_size_replacement_is_seen_by_refresh(s3):
+    url = _put(s3, "same.bin", _records(100, seed=1).tobytes())
+    remote = RemoteRecords(url, SCHEMA, storage_options=s3.storage_options)
+    assert remote.refresh() == 100  # the same version: fine
+    _put(s3, "same.bin", _records(100, seed=2).tobytes())
+    with pytest.raises(rv.TruncatedError) as info:
+        remote.refresh()
+    assert str(info.value).startswith(f"{url}: the object was replaced while open")
+    grown = _put(s3, "grown.bin", _records(100, seed=3).tobytes())
+    remote = RemoteRecords(grown, SCHEMA, storage_options=s3.storage_options)
+    _put(s3, "grown.bin", _records(150, seed=3).tobytes())  # re-uploaded, longer
+    assert remote.refresh() == 150
+    assert remote.refresh() == 150

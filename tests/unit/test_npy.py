@@ -212,6 +212,19 @@ def test_bad_version_3_header_is_a_schema_error(tmp_path):
         npy_layout(path)
 
 
+@pytest.mark.parametrize("shape", ["(-1,)", "(True,)", "(2, -3)"])
+def test_header_shape_that_is_no_shape_is_a_schema_error_naming_the_file(tmp_path, shape):
+    path = tmp_path / "neg.npy"
+    header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}".encode()
+    header += b" " * (-(10 + len(header) + 1) % 64) + b"\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + bytes(48))
+    with pytest.raises(rv.SchemaError) as info:
+        rv.open(path)
+    assert str(info.value) == (
+        f"{path}: .npy header shape {shape} is not a shape (expected a tuple of integers >= 0)"
+    )
+
+
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         npy_layout(tmp_path / "nope.npy")
