@@ -383,9 +383,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default="little",
         help="byte order of C header schemas (default little)",
     )
-    p.add_argument(
-        "--packed", action="store_true", help="lay out C header structs without padding"
-    )
+    p.add_argument("--packed", action="store_true", help="lay out C header structs without padding")
 
     p = add("sql", cmd_sql, "run a DuckDB SQL query over the records (the file is table t)", data)
     p.add_argument("query", metavar="QUERY", help="DuckDB SQL; the file is table t")

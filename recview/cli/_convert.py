@@ -9,7 +9,7 @@ from typing import Any
 from recview.cli._common import EXIT_OK
 from recview.cli._render import select_columns
 from recview.cli._sources import open_source, progress_for
-from recview.cli._writers import Output, format_of, open_writer, refuse_own_input
+from recview.cli._writers import Output, abort_pending, format_of, open_writer, refuse_own_input
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -57,6 +57,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             writer.abort()
         if output is not None:
             output.abort()
+        abort_pending()  # one a signal cut off before `output` was set
     if not args.quiet and not to_stdout:
         print(f"recview: wrote {records:,} records to {args.output} ({fmt})", file=sys.stderr)
     return EXIT_OK

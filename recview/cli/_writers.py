@@ -10,9 +10,12 @@ import argparse
 import contextlib
 import io
 import os
+import signal
 import stat
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -299,27 +302,40 @@ class Output:
             # A device or a FIFO: nothing to truncate, nothing recview may remove.
             raw = open(path, "ab", buffering=0)  # noqa: SIM115
         else:  # a regular file, wherever it lives (/dev/shm too): replaced whole
-            try:
-                fd, self._tmp = tempfile.mkstemp(
-                    dir=os.path.dirname(real), prefix=f".{os.path.basename(real)}.", suffix=".tmp"
-                )
-            except OSError as err:  # say the output, not the temporary name
-                raise OSError(err.errno, err.strerror, path) from err
             self._real = real
-            try:
-                os.fchmod(fd, stat.S_IMODE(st.st_mode) if st else 0o666 & ~_umask())
-                if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+            # Signals wait until the temporary file is recorded and wrapped: one
+            # that landed between mkstemp and the assignment would leave a file
+            # nobody knows the name of.
+            with _signals_held():
+                try:
+                    fd, self._tmp = tempfile.mkstemp(
+                        dir=os.path.dirname(real),
+                        prefix=f".{os.path.basename(real)}.",
+                        suffix=".tmp",
+                    )
+                except OSError as err:  # say the output, not the temporary name
+                    raise OSError(err.errno, err.strerror, path) from err
+                _PENDING.add(self)
+                file: IO[bytes] | None = None
+                try:
+                    os.fchmod(fd, stat.S_IMODE(st.st_mode) if st else 0o666 & ~_umask())
+                    if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                        with contextlib.suppress(OSError):
+                            os.fchown(fd, st.st_uid, st.st_gid)
+                    file = os.fdopen(fd, "wb", buffering=0)
+                    self.fh = self._wrap(file, binary)
+                except BaseException:
                     with contextlib.suppress(OSError):
-                        os.fchown(fd, st.st_uid, st.st_gid)
-            except BaseException:
-                os.close(fd)
-                os.unlink(self._tmp)
-                raise
-            raw = os.fdopen(fd, "wb", buffering=0)
+                        file.close() if file is not None else os.close(fd)
+                    self.abort()
+                    raise
+            return
+        self.fh = self._wrap(raw, binary)
+
+    @staticmethod
+    def _wrap(raw: IO[bytes], binary: bool) -> Any:
         buffered = io.BufferedWriter(raw)
-        self.fh: Any = (
-            buffered if binary else io.TextIOWrapper(buffered, encoding="utf-8", newline="")
-        )
+        return buffered if binary else io.TextIOWrapper(buffered, encoding="utf-8", newline="")
 
     def commit(self) -> None:
         """Finish: flush, close and move the output into place."""
@@ -327,15 +343,54 @@ class Output:
         if self._tmp is not None:
             os.replace(self._tmp, self._real)
             self._tmp = None
+        _PENDING.discard(self)
 
     def abort(self) -> None:
         """Give up: close, and remove the temporary file (nothing else)."""
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             self.fh.close()
         if self._tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self._tmp)
             self._tmp = None
+        _PENDING.discard(self)
+
+
+# Outputs whose temporary file exists and is neither renamed nor removed yet:
+# a signal can arrive as Output() returns, before its caller holds it, so
+# ``convert`` aborts whatever is left here on its way out.
+_PENDING: set[Output] = set()
+
+
+def abort_pending() -> None:
+    """Remove the temporary files of all outputs not committed or aborted."""
+    for output in list(_PENDING):
+        output.abort()
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP wait until the block ends, then their Python
+    handlers run (KeyboardInterrupt, the CLI's unwinding). Blocking them in
+    this thread would not do: the kernel hands a process's signal to any
+    thread that does not block it (numpy's BLAS threads), and Python then
+    runs the handler in this one at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        handler = signal.getsignal(sig)
+        if callable(handler):
+            held[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for held_sig, held_handler in held.items():
+            signal.signal(held_sig, held_handler)
+        for signum in caught:
+            held[signum](signum, None)
 
 
 def format_of(output: str, to: str | None = None) -> str:

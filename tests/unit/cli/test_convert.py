@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -169,3 +172,43 @@ def test_npy_header_is_rewritable_in_place() -> None:
     assert npy_format.read_magic(buf) == (1, 0)
     shape, fortran, dtype = npy_format.read_array_header_1_0(buf)
     assert (shape, fortran, dtype) == ((123_456_789_012,), False, dt)
+
+
+def _interrupt_after(real: Any) -> Any:
+    """``real``, then a SIGINT to this process as soon as it returns."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    return call
+
+
+@pytest.mark.parametrize("where", ["mkstemp", "fdopen", "TextIOWrapper", "Output"])
+def test_an_interrupt_while_the_output_is_created_leaves_no_temporary_file(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    trades: Dump,
+    tmp_path: Path,
+    where: str,
+) -> None:
+    # A signal can land right after mkstemp (before the name is recorded), in
+    # the wrappers opened on the file, or as Output() returns (before the
+    # caller keeps it): the temporary file must go in each case.
+    from recview.cli import _convert, _writers
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    targets = {
+        "mkstemp": (_writers.tempfile, "mkstemp"),
+        "fdopen": (_writers.os, "fdopen"),
+        "TextIOWrapper": (_writers.io, "TextIOWrapper"),
+        "Output": (_convert, "Output"),
+    }
+    module, name = targets[where]
+    monkeypatch.setattr(module, name, _interrupt_after(getattr(module, name)))
+    code, _, _ = run(capsys, "convert", trades.path, "-s", trades.schema, "-o", out_dir / "o.csv")
+    monkeypatch.undo()
+    assert code == 130
+    assert list(out_dir.iterdir()) == []
