@@ -205,7 +205,9 @@ class _PyViewBase:
 if TYPE_CHECKING or not _native:  # noqa: SIM108 - mypy reads the first branch only
     ViewBase = _PyViewBase
 else:
-    ViewBase = _guard.ViewBase
+    # getattr: an extension built from an older _guard.c (a tree not rebuilt
+    # since) has no ViewBase; views then work as before, with a slower view[i].
+    ViewBase = getattr(_guard, "ViewBase", _PyViewBase)
 """Base class of :class:`recview.View`: ``view[i]`` for a Python int reads
 ``self._fast`` (the mapped records, or None) directly while the guard's fault
 counter equals ``self._faults_seen``; every other key, and every error, goes to
