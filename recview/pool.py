@@ -42,6 +42,8 @@ __all__ = [
     "DEFAULT_BUFFER_SIZE",
     "BufferPool",
     "PoolStats",
+    "compression_of",
+    "decompressing",
     "open_compressed",
     "stream",
 ]
@@ -1170,10 +1172,59 @@ def open_compressed(path: str | os.PathLike[str]) -> IO[bytes]:
     recview.errors.LayoutError: ...ticks.bin.gz: truncated gzip data: Compressed file ended before the end-of-stream marker was reached (after 0 decompressed bytes)
     """
     name = os.fspath(path)
-    suffix = os.path.splitext(name)[1].lower()
-    fmt = _FORMATS.get(suffix)
-    if fmt is None:
+    if compression_of(name) is None:
         return open(path, "rb")  # the caller closes it
+    raw = open(path, "rb")  # noqa: SIM115  # closed by the reader that wraps it
+    try:
+        return decompressing(raw, name)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def compression_of(name: str) -> str | None:
+    """The format :func:`open_compressed` decompresses *name* with, from its suffix.
+
+    Examples
+    --------
+    >>> from recview.pool import compression_of
+    >>> compression_of("x.bin.GZ"), compression_of("s3://b/k.zst"), compression_of("x.bin")
+    ('gzip', 'zstd', None)
+    """
+    return _FORMATS.get(os.path.splitext(name)[1].lower())
+
+
+def decompressing(raw: IO[bytes], name: str) -> IO[bytes]:
+    """Decompress the binary file object *raw* by the suffix of *name*, strictly.
+
+    What :func:`open_compressed` does with a local file, for any file object
+    of compressed bytes (an fsspec file of an object at a URL): every member
+    or frame is read, and a corrupt, truncated or trailing-garbage input is a
+    ``LayoutError`` naming *name* (fsspec's own ``compression="infer"`` codecs
+    are the standard library's and zstandard's readers, which end such inputs
+    quietly). Closing the result closes *raw*.
+
+    Raises
+    ------
+    ValueError
+        *name* has no compressed suffix (:data:`COMPRESSED_SUFFIXES`).
+    ImportError
+        For ``.zst`` without ``zstandard`` (with an install hint).
+
+    Examples
+    --------
+    >>> import bz2, io, numpy as np, recview as rv
+    >>> from recview.pool import decompressing
+    >>> good = bz2.compress(np.arange(3, dtype="<u4").tobytes())
+    >>> with decompressing(io.BytesIO(good + b"junk"), "x.bz2") as f:
+    ...     list(rv.stream(f, "<u4"))
+    Traceback (most recent call last):
+    ...
+    recview.errors.LayoutError: x.bz2: corrupt bzip2 data: Invalid data stream (after 12 decompressed bytes)
+    """
+    fmt = compression_of(name)
+    if fmt is None:
+        raise ValueError(f"{name}: no compressed suffix ({', '.join(COMPRESSED_SUFFIXES)})")
     if fmt == "zstd":
         try:
             import zstandard
@@ -1182,17 +1233,13 @@ def open_compressed(path: str | os.PathLike[str]) -> IO[bytes]:
                 f"{name}: reading .zst files needs the zstandard package: "
                 "pip install 'recview[zstd]'"
             ) from err
-        frames = _ZstdFrames(open(path, "rb"))  # noqa: SIM115  # closed by the reader (closefd)
-        try:
-            # read_across_frames: files concatenated from several frames
-            # (pzstd, zstd --rsyncable appends) must read to the end.
-            reader: IO[bytes] = zstandard.ZstdDecompressor().stream_reader(
-                cast("IO[bytes]", frames), read_across_frames=True, closefd=True
-            )
-        except BaseException:
-            frames.close()
-            raise
+        frames = _ZstdFrames(raw)
+        # read_across_frames: files concatenated from several frames
+        # (pzstd, zstd --rsyncable appends) must read to the end.
+        reader: IO[bytes] = zstandard.ZstdDecompressor().stream_reader(
+            cast("IO[bytes]", frames), read_across_frames=True, closefd=True
+        )
         return cast("IO[bytes]", _Decompressed(reader, name, fmt, frames))
-    # Closed by the _Decompressed that wraps it. Not gzip/bz2/lzma.open: see _Members.
-    inner = _Members(open(path, "rb"), fmt)  # noqa: SIM115
+    # Not gzip/bz2/lzma.open: see _Members.
+    inner = _Members(raw, fmt)
     return cast("IO[bytes]", _Decompressed(cast("IO[bytes]", inner), name, fmt))

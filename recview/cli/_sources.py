@@ -30,7 +30,7 @@ from recview.cli._common import BATCH_NBYTES, NDArray, UsageError
 from recview.cli._progress import Meter, Progress, RunFigures, make_progress
 from recview.cli._spec import load_schema
 from recview.errors import LayoutError, RecviewError, TruncatedError
-from recview.pool import COMPRESSED_SUFFIXES, open_compressed, stream
+from recview.pool import COMPRESSED_SUFFIXES, decompressing, open_compressed, stream
 from recview.remote import RemoteSource, is_url, remote_npy_layout
 from recview.schema import Schema
 
@@ -278,15 +278,23 @@ class Source:
 
 
 def _open_compressed_url(url: str, storage_options: dict[str, Any] | None) -> IO[bytes]:
-    """A compressed object at a URL, decompressed as it is read (fsspec's codecs)."""
+    """A compressed object at a URL, decompressed as it is read.
+
+    By recview's own readers (:func:`recview.pool.decompressing`), not
+    fsspec's ``compression="infer"`` codecs: those are the standard library's
+    and zstandard's, which end a cut ``.zst``, a corrupt later ``.bz2``/``.xz``
+    member or trailing garbage quietly, as a shorter stream.
+    """
     fsspec = require("fsspec", extra="remote", purpose="reading URLs")
     try:
-        opened: IO[bytes] = fsspec.open(
-            url, "rb", compression="infer", **(storage_options or {})
-        ).open()
+        raw: IO[bytes] = fsspec.open(url, "rb", **(storage_options or {})).open()
     except FileNotFoundError as err:
         raise FileNotFoundError(2, "No such object", url) from err
-    return opened
+    try:
+        return decompressing(raw, url)
+    except BaseException:
+        raw.close()
+        raise
 
 
 def _is_stream(path: str) -> bool:
