@@ -212,6 +212,14 @@ def _is_view(source: object) -> bool:
     return hasattr(source, "schema") and hasattr(source, "array") and hasattr(source, "batches")
 
 
+def _verify(source: Source) -> None:
+    """After copying out of a View: a TruncatedError if the file shrank under
+    it (pages past a mid-page cut read as zeros without any fault)."""
+    verify = getattr(source, "_verify", None) if _is_view(source) else None
+    if verify is not None:
+        verify()
+
+
 def _resolve(
     source: Source, schema: Schema | None
 ) -> tuple[NDArray | Mapping[str, NDArray], Schema | None]:
@@ -614,7 +622,9 @@ def to_arrow(
     data, schema = _resolve(source, schema)
     opts = _options(schema, strings, enums)
     names, arrays = _arrow_arrays(pa, data, opts, nested, columns)
-    return pa.Table.from_arrays(arrays, names=names, metadata=_arrow_metadata(schema))
+    table = pa.Table.from_arrays(arrays, names=names, metadata=_arrow_metadata(schema))
+    _verify(source)
+    return table
 
 
 # --- pandas -------------------------------------------------------------------
@@ -755,7 +765,9 @@ def to_pandas(
                 cells[i] = rows[i]
             out[leaf.name] = cells
     n = len(data) if isinstance(data, np.ndarray) else _mapping_len(data)
-    return pd.DataFrame(out, index=pd.RangeIndex(n), copy=False)
+    frame = pd.DataFrame(out, index=pd.RangeIndex(n), copy=False)
+    _verify(source)
+    return frame
 
 
 def _mapping_len(data: Mapping[str, NDArray]) -> int:

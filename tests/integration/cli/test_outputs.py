@@ -114,3 +114,40 @@ def test_a_terminated_convert_removes_its_temporary_file_only(tmp_path: Path, si
     assert b"Traceback" not in err
     assert out.read_text() == "old contents\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fifo", "out.csv"]
+
+
+@pytest.mark.parametrize("fail_at", ["BufferedWriter", "TextIOWrapper"])
+def test_an_interrupt_while_the_output_opens_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: str
+) -> None:
+    from recview.cli import _writers, main
+
+    data = _data(tmp_path)
+    out = tmp_path / "out.csv"
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_writers.io, fail_at, interrupted)
+    assert main(["convert", str(data), "-s", "<u8", "-o", str(out), "-q"]) == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.bin"]
+
+
+def test_a_temporary_output_left_registered_is_removed_when_the_command_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an interrupt between Output() returning and the caller's try: the
+    # registry, not the caller, removes the file
+    from recview.cli import _convert, _writers, main
+
+    real = _writers.Output
+
+    def leaky(path: str, *, binary: bool) -> object:
+        real(path, binary=binary)  # created, then lost by its caller
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_convert, "Output", leaky)
+    data = _data(tmp_path)
+    assert main(["convert", str(data), "-s", "<u8", "-o", str(tmp_path / "o.csv"), "-q"]) == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.bin"]
+    assert not _writers._PENDING
