@@ -16,6 +16,7 @@ never each other; this module imports the commands)::
     _convert.py   convert                    _stats.py     stats
     _guess.py     guess (layout inference)   _plot.py      plot (Histogram, Envelope)
     _sql.py       sql (DuckDB over the files)   _dump.py      dump (any byte range)
+    _help.py      what each command does and its examples (the --help pages)
     _hexdump.py   hex and ASCII columns, a record's fields as rows (inspect, dump)
 
 The work on the records themselves is done by :mod:`recview.view` (files,
@@ -55,7 +56,7 @@ import threading
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from recview.cli._common import (
     BATCH_NBYTES,
@@ -69,6 +70,7 @@ from recview.cli._common import (
 from recview.cli._convert import cmd_convert
 from recview.cli._dump import DEFAULT_LENGTH, cmd_dump
 from recview.cli._guess import cmd_guess
+from recview.cli._help import HELP as _HELP, HelpFormatter as _HelpFormatter
 from recview.cli._info import cmd_info
 from recview.cli._plot import cmd_plot
 from recview.cli._records import cmd_head, cmd_inspect, cmd_slice, cmd_tail, parse_rows
@@ -121,6 +123,13 @@ def _nonneg_nbytes(text: str) -> int:
     return value
 
 
+def _pos_nbytes(text: str) -> int:
+    value = _nonneg_nbytes(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
 def _int(text: str) -> int:
     try:
         return int(text, 0)
@@ -140,15 +149,19 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _common_parser() -> argparse.ArgumentParser:
-    """Options accepted both before and after the command.
+def _common_parser(*, with_help: bool = False) -> argparse.ArgumentParser:
+    """Options accepted both before and after the command (``-h`` too for a
+    command: its help lists them last, under "common options").
 
     A fresh parser each time: parsers built with ``parents=`` share the action
     objects, and the main parser's defaults must not leak into the commands'.
     The commands' copies default to SUPPRESS, so that ``recview --debug head``
     is not reset by ``head`` having no ``--debug`` of its own.
     """
-    common = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(add_help=False)
+    common = parser.add_argument_group("common options")
+    if with_help:
+        common.add_argument("-h", "--help", action="help", help="show this help and exit")
     common.add_argument(
         "--debug",
         action="store_true",
@@ -168,7 +181,7 @@ def _common_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="colour in tables and dumps (auto: only on a terminal, unless NO_COLOR is set)",
     )
-    return common
+    return parser
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -176,47 +189,48 @@ def _build_parser() -> argparse.ArgumentParser:
 
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("file", metavar="FILE", help="the dump; '-' reads standard input")
-    data.add_argument(
+    reading = data.add_argument_group("reading the file")
+    reading.add_argument(
         "-s",
         "--schema",
         metavar="SPEC",
         help="record layout: schema.json, file.h[:struct], package.module:Name, "
         "path/file.py:Name, or a numpy dtype such as 'u8,f8' or \"[('ts','<u8')]\"",
     )
-    data.add_argument(
+    reading.add_argument(
         "--offset",
-        type=_nonneg_int,
+        type=_nonneg_nbytes,
         default=0,
         metavar="NBYTES",
-        help="bytes of file header before the first record (default 0; 0x.. accepted)",
+        help="bytes of file header before the first record (default 0; 0x40, 4K, 1MiB accepted)",
     )
-    data.add_argument(
+    reading.add_argument(
         "--count",
         type=_nonneg_int,
         metavar="RECORDS",
         help="number of records after the header (default: as many as fit)",
     )
-    data.add_argument(
+    reading.add_argument(
         "--trailing",
         choices=("error", "ignore", "warn"),
         help="a partial record at the end: fail (default), leave it out, or warn",
     )
-    data.add_argument(
+    reading.add_argument(
         "--mode",
         choices=("mmap", "pread"),
         default="mmap",
         help="read files through a memory mapping (default) or pread copies",
     )
-    data.add_argument(
+    reading.add_argument(
         "--byteorder",
         choices=("little", "big", "native"),
         default="little",
         help="byte order of C header schemas (default little)",
     )
-    data.add_argument(
+    reading.add_argument(
         "--packed", action="store_true", help="lay out C header structs without padding"
     )
-    add_source_options(data)
+    add_source_options(cast(argparse.ArgumentParser, reading))  # a group has add_argument too
 
     rows_fmt = argparse.ArgumentParser(add_help=False)
     rows_fmt.add_argument(
@@ -232,10 +246,11 @@ def _build_parser() -> argparse.ArgumentParser:
     scan = argparse.ArgumentParser(add_help=False)
     scan.add_argument(
         "--batch-nbytes",
-        type=_pos_int,
+        type=_pos_nbytes,
         default=BATCH_NBYTES,
         metavar="NBYTES",
-        help=f"bytes of records per batch: memory stays near one batch (default {BATCH_NBYTES})",
+        help="bytes of records per batch: memory stays near one batch "
+        f"(default {BATCH_NBYTES >> 20}MiB; 64K, 1MiB, 64M accepted)",
     )
     scan.add_argument(
         "--progress",
@@ -248,7 +263,8 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Look into fixed-width binary record files: "
         "inspect, slice, convert, stats, guess a layout.",
         epilog="Exit status: 0 ok, 1 data error, 2 usage error. "
-        "'recview COMMAND -h' for a command's options.",
+        "'recview COMMAND -h' for a command's options and examples; "
+        "the guide with worked examples is docs/cli.md in the recview sources.",
         parents=[_common_parser()],
     )
     parser.set_defaults(debug=False, quiet=False, color="auto")
@@ -256,8 +272,17 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_: str, *parents: Any) -> Any:
-        inherited: list[Any] = [_common_parser(), *parents]
-        p = sub.add_parser(name, help=help_, description=help_, parents=inherited)
+        inherited: list[Any] = [*parents, _common_parser(with_help=True)]
+        about, examples = _HELP[name]
+        p = sub.add_parser(
+            name,
+            help=help_,
+            description=f"{help_[0].upper()}{help_[1:]}.\n\n{about}",
+            epilog="Examples:\n" + "\n".join(f"  {line}" for line in examples),
+            formatter_class=_HelpFormatter,
+            parents=inherited,
+            add_help=False,
+        )
         p.set_defaults(func=func)
         return p
 
@@ -318,14 +343,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT", help="write the JSON here, not to stdout")
     p.add_argument(
         "--max-itemsize",
-        type=_pos_int,
+        type=_pos_nbytes,
         default=4096,
         metavar="NBYTES",
         help="largest record size tried (default 4096)",
     )
     p.add_argument(
         "--sample-nbytes",
-        type=_pos_int,
+        type=_pos_nbytes,
         default=4 << 20,
         metavar="NBYTES",
         help="bytes read from the start of the file (default 4 MiB)",
