@@ -417,6 +417,8 @@ class _LayoutEngine:
                 anonymous += 1
         if run:
             members.append(_flush(run))
+        if union:
+            members = _merge_runs(members)
         if not members:
             raise SchemaError(
                 f"{_where(path, _line(node))}: {label} has no members (an empty struct has "
@@ -625,3 +627,17 @@ def _flush(run: list[_BitField]) -> _Member:
     fields = tuple(replace(b, bitpos=b.bitpos - 8 * start) for b in run)
     run.clear()
     return _Member("", _BitRun(fields, end - start), start, fields[0].line, True)
+
+
+def _merge_runs(members: list[_Member]) -> list[_Member]:
+    """A union's bitfields all start at its first byte: those of anonymous unions
+    flattened into it too. One storage field holds them all (bit positions
+    count from the same first bit, so only the size changes)."""
+    runs = [m for m in members if isinstance(m.ctype, _BitRun)]
+    if len(runs) < 2:
+        return members
+    fields = tuple(b for m in runs for b in m.ctype.fields)  # type: ignore[union-attr]
+    size = max(m.ctype.size for m in runs)
+    merged = _Member("", _BitRun(fields, size), 0, runs[0].line, True)
+    rest = [m for m in members if not isinstance(m.ctype, _BitRun)]
+    return [*rest, merged]

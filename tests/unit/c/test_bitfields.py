@@ -103,6 +103,13 @@ CASES: dict[str, tuple[str, int, list[tuple[str, int, int, int, bool, str]]]] = 
         8,
         [("lo", 4, 0, 4, False, "<u2"), ("hi", 4, 4, 12, False, "<u2")],
     ),
+    # an anonymous union flattened into a union: its bitfields share the union's
+    # storage at byte 0 (they were two fields named _bits@0: a numpy error)
+    "anon_union_in_union": (
+        "union r { char f1:1; union { short f2:10; int x; }; };",
+        4,
+        [("f1", 0, 0, 1, True, "<u2"), ("f2", 0, 0, 10, True, "<u2")],
+    ),
     # scalar_storage_order("big-endian"): a run is a big-endian value, bits
     # allocated from its most significant bit (as on s390x); a and b fill bytes
     # 0..1, c bytes 2..3: two runs, as no byte holds bits of both
