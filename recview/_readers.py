@@ -41,7 +41,12 @@ if TYPE_CHECKING:
 __all__ = ["FileRef", "MappedReader", "PreadReader", "Reader"]
 
 #: Default batch size of mapped scans: the window released after each batch.
-MAPPED_BATCH_NBYTES = 8 << 20
+#: 16 MiB, not 8: numpy's pairwise sum of a strided field runs ~20% slower on
+#: some slice lengths (2**18 and 2**20 elements: 8 and 32 MiB of 32-byte
+#: records) than on others (2**19, 2**21), in memory as in a mapping, and
+#: 16 MiB also halves the madvise calls; RSS stays bounded by about one
+#: batch (benchmarks/bench_read.py, docs/benchmarks.md).
+MAPPED_BATCH_NBYTES = 16 << 20
 #: Default batch size of pread scans: a 1 MiB copy is still in the CPU caches
 #: when the caller reads it; 8 MiB ones are read back from memory, which halves
 #: the throughput (``benchmarks/bench_pread.py``).

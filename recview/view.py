@@ -5,7 +5,10 @@ header) overlaid with a schema's structured dtype. In ``mode="mmap"`` the
 region is mapped read-only (see :mod:`recview._mapping`, which also guards the
 mapping against SIGBUS) and every array handed out is a zero-copy view of it,
 except :meth:`View.follow`'s batches, which are copies; in ``mode="pread"``
-nothing is mapped and records are read with ``pread``.
+nothing is mapped and records are read with ``pread``. How records are read
+is :mod:`recview._readers`' (one reader per view, picked at open); this
+module keeps the API, the record count, ``refresh()``/``follow()``, the
+truncation state and the lock that makes a view safe to share by threads.
 
 Memory model: opening maps nothing and reads nothing; the first read maps the
 records the view holds, and the first read after :meth:`View.refresh` found
@@ -15,7 +18,7 @@ mapped; ``batches()`` releases each window (``madvise(MADV_DONTNEED)``) once
 the caller moves on, so a scan of any file size keeps RSS bounded by about one
 batch.
 
-Files that change (issue 4, ``docs/changing_files.md``): every read through
+Files that change (``docs/changing_files.md``): every read through
 the mapping first checks a flag and the guard's fault counter; ``refresh()``
 adds one ``fstat``. A view that saw its file shrink (or a fault in any of its
 mappings) raises :class:`TruncatedError` until it is reopened.
@@ -72,7 +75,7 @@ Mode = Literal["mmap", "pread"]
 _COLUMN_BLOCK_NBYTES = 256 << 10
 
 
-def open(  # the contract's name, shadowing the builtin on purpose
+def open(  # the public name (rv.open, as io.open), shadowing the builtin on purpose
     path: str | os.PathLike[str],
     schema: Any = None,
     *,
@@ -257,7 +260,7 @@ class View(_mapping.ViewBase):
             raise ValueError(f"mode must be 'mmap' or 'pread', got {mode!r}")
         if mode == "mmap" and not _mapping.GUARD_AVAILABLE:
             # An unguarded mapping of a file that another process truncates
-            # kills this process with SIGBUS (issue 4): pread cannot fault.
+            # kills this process with SIGBUS: pread cannot fault.
             warnings.warn(
                 f"{os.fspath(path)}: recview's SIGBUS guard is not available "
                 f"({_mapping.GUARD_ERROR}); reading with mode='pread' (copies) instead",
@@ -645,7 +648,7 @@ class View(_mapping.ViewBase):
             Records per batch.
         nbytes : int, optional
             Bytes per batch (rounded down to whole records, at least one);
-            default 8 MiB (1 MiB in ``mode="pread"``) when ``records`` is not
+            default 16 MiB (1 MiB in ``mode="pread"``) when ``records`` is not
             given either.
         start : int
             First record.
