@@ -550,8 +550,10 @@ def to_arrow(
         A view, an array of records (``view.array``, ``view[a:b]``, a batch
         from ``view.batches()``) or columns (``view.columns()``).
     schema : Schema, optional
-        Supplies the enums (and the ``recview.schema`` metadata) for an array
-        or mapping; a view's own schema is used by default.
+        Supplies the enums, the bitfields (an array of its dtype has one
+        column per bitfield, not its storage field) and the
+        ``recview.schema`` metadata for an array or mapping; a view's own
+        schema is used by default.
     nested : {"flatten", "struct"}
         ``"flatten"``: nested fields become columns with dotted names
         (``hdr.ts``). ``"struct"``: one Arrow ``struct`` column per top-level
@@ -678,8 +680,8 @@ def to_pandas(
         A view, an array of records (``view.array``, ``view[a:b]``, a batch
         from ``view.batches()``) or columns (``view.columns()``).
     schema : Schema, optional
-        Supplies the enums for an array or mapping; a view's own schema is
-        used by default.
+        Supplies the enums and the bitfields (as for :func:`to_arrow`) for an
+        array or mapping; a view's own schema is used by default.
     strings : {"str", "text", "bytes"}
         ``char[n]`` fields as pandas strings (trailing NULs stripped, UTF-8
         with invalid bytes replaced by U+FFFD: the default, for display), as

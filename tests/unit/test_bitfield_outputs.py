@@ -262,3 +262,18 @@ def test_inspect_prints_each_bitfield_under_its_storage_bytes(data: Any) -> None
                 f"{b:02x}" for b in raw[start + off : start + off + f.dtype.itemsize]
             )
             assert unit.split()[0] == f"+{off}" and hexbytes in unit, (name, unit)
+
+
+def test_an_array_gets_its_bitfields_from_the_schema_passed_with_it() -> None:
+    schema = SCHEMAS["c"]
+    arr = np.frombuffer(bytes(range(3 * schema.itemsize)), schema.dtype)
+    with_schema = interop.to_pandas(arr, schema=schema)
+    assert list(with_schema.columns) == [n for f in schema.fields() for n in f.element_names()]
+    for f in bit_leaves(schema):
+        want = bits_of(arr.tobytes(), schema.itemsize, f).reshape(3, -1)[:, 0].tolist()
+        assert with_schema[f.element_names()[0]].tolist() == want
+    assert interop.to_arrow(arr, schema=schema).column_names == [f.path for f in schema.fields()]
+    # the dtype alone has no bitfields: its storage fields are the columns
+    plain = interop.to_arrow(arr).column_names
+    assert plain == [f.path for f in rv.Schema.from_dtype(schema.dtype).fields()]
+    assert {f.storage for f in bit_leaves(schema)} <= set(plain)
