@@ -838,7 +838,7 @@ class Frames:
         return min(n, max(b, a + 1))
 
     def batches(
-        self, records: int | None = None, *, nbytes: int | None = None
+        self, records: int | None = None, *, nbytes: int | None = None, start: int = 0
     ) -> Iterator[FrameBatch]:
         """Iterate over ``(headers, offsets, lengths)`` for consecutive runs of frames.
 
@@ -852,6 +852,8 @@ class Frames:
             Frames per batch.
         nbytes : int, optional
             Bytes of file per batch (at least one frame); default 8 MiB.
+        start : int
+            First frame.
 
         Examples
         --------
@@ -860,8 +862,8 @@ class Frames:
         >>> with open(path, "wb") as f:
         ...     _ = f.write(b"".join(struct.pack("<I", k) + bytes(k) for k in range(5)))
         >>> with rv.open_frames(path, "<u4", length="f0") as frames:
-        ...     print([b[2].tolist() for b in frames.batches(2)])
-        [[0, 1], [2, 3], [4]]
+        ...     print([b[2].tolist() for b in frames.batches(2)], len(list(frames.batches(start=3))))
+        [[0, 1], [2, 3], [4]] 1
         """
         self._check()
         if records is not None and nbytes is not None:
@@ -870,7 +872,10 @@ class Frames:
             records = _int(records, "records", 1)
         if nbytes is not None:
             nbytes = _int(nbytes, "nbytes", 1)
-        return self._batches(0, records, _DEFAULT_BATCH_NBYTES if nbytes is None else nbytes)
+        start = _int(start, "start", 0)
+        if start > self._count:
+            raise IndexError(f"start={start} is past the last of {self._count:,} frames")
+        return self._batches(start, records, _DEFAULT_BATCH_NBYTES if nbytes is None else nbytes)
 
     def _batch(self, a: int, b: int) -> FrameBatch:
         offs = self._cap[a:b].copy()

@@ -74,7 +74,7 @@ from recview.cli._help import HELP as _HELP, HelpFormatter as _HelpFormatter
 from recview.cli._info import cmd_info
 from recview.cli._plot import cmd_plot
 from recview.cli._records import cmd_head, cmd_inspect, cmd_slice, cmd_tail, parse_rows
-from recview.cli._sources import add_source_options
+from recview.cli._sources import add_frames_options, add_source_options
 from recview.cli._spec import load_schema
 from recview.cli._sql import cmd_sql, parse_table
 from recview.cli._stats import cmd_stats
@@ -231,6 +231,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--packed", action="store_true", help="lay out C header structs without padding"
     )
     add_source_options(cast(argparse.ArgumentParser, reading))  # a group has add_argument too
+    add_frames_options(data)  # its own group
 
     rows_fmt = argparse.ArgumentParser(add_help=False)
     rows_fmt.add_argument(

@@ -8,7 +8,7 @@ from typing import Any
 
 from recview.cli._common import EXIT_OK
 from recview.cli._render import select_columns
-from recview.cli._sources import open_source, progress_for
+from recview.cli._sources import FramesSource, open_source, progress_for, write_frames_parquet
 from recview.cli._writers import Output, abort_pending, format_of, open_writer, refuse_own_input
 
 
@@ -28,6 +28,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
         else:
             output = Output(args.output, binary=binary)
             fh = output.fh
+        if isinstance(src, FramesSource) and fmt == "parquet":
+            # Frames: the header columns plus the payloads as a binary column.
+            write_frames_parquet(src, fh, [c.name for c in columns], nbytes=args.batch_nbytes)
+            if output is not None:
+                output.commit()
+                output = None
+            records = src.records
+            return _done(args, records, fmt, to_stdout)
         writer = open_writer(
             fmt,
             fh,
@@ -58,6 +66,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
         if output is not None:
             output.abort()
         abort_pending()  # one a signal cut off before `output` was set
+    return _done(args, records, fmt, to_stdout)
+
+
+def _done(args: argparse.Namespace, records: int | None, fmt: str, to_stdout: bool) -> int:
     if not args.quiet and not to_stdout:
-        print(f"recview: wrote {records:,} records to {args.output} ({fmt})", file=sys.stderr)
+        print(f"recview: wrote {records or 0:,} records to {args.output} ({fmt})", file=sys.stderr)
     return EXIT_OK

@@ -10,7 +10,7 @@ import numpy as np
 
 from recview.cli._common import EXIT_OK
 from recview.cli._render import Style, type_text, use_color
-from recview.cli._sources import open_source, schema_of
+from recview.cli._sources import FramesSource, open_source, schema_of
 from recview.schema import FieldInfo, Schema
 
 
@@ -80,6 +80,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         file_nbytes = src.file_nbytes
         used = src.offset + records * schema.itemsize
         trailing = None if file_nbytes is None else file_nbytes - used
+        if isinstance(src, FramesSource):
+            trailing = src.trailing_nbytes
     finally:
         src.close()
     out = sys.stdout
@@ -92,6 +94,11 @@ def cmd_info(args: argparse.Namespace) -> int:
             "itemsize": schema.itemsize,
             "records": records,
             "trailing_nbytes": trailing,
+            **(
+                {"frames": src.what, "frame_header_nbytes": src.header.itemsize}
+                if isinstance(src, FramesSource)
+                else {}
+            ),
             "fields": [
                 {
                     "path": f.path,
@@ -126,7 +133,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("file size", f"{n(file_nbytes)} bytes"),
         ("schema", where),
         ("header", f"{src.offset:,} bytes"),
-        ("record size", f"{schema.itemsize:,} bytes"),
+        *(
+            [("frames", src.what), ("frame header", f"{src.header.itemsize:,} bytes")]
+            if isinstance(src, FramesSource)
+            else [("record size", f"{schema.itemsize:,} bytes")]
+        ),
         ("records", f"{records:,}"),
         (
             "trailing",

@@ -24,12 +24,14 @@ from typing import IO, Any
 
 import numpy as np
 
+from recview import formats
 from recview._extras import require
 from recview._npy import npy_layout
 from recview.cli._common import BATCH_NBYTES, NDArray, UsageError
 from recview.cli._progress import Meter, Progress, RunFigures, make_progress
 from recview.cli._spec import load_schema
 from recview.errors import LayoutError, RecviewError, TruncatedError
+from recview.frames import Frames, open_frames
 from recview.pool import COMPRESSED_SUFFIXES, decompressing, open_compressed, stream
 from recview.remote import RemoteSource, is_url, remote_npy_layout
 from recview.schema import Schema
@@ -371,6 +373,8 @@ def storage_options_of(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def open_source(args: argparse.Namespace, *, trailing: str | None = None) -> Source:
+    if wants_frames(args):
+        return frames_source(args, trailing=trailing)
     schema, _where = schema_of(args)
     offset, count = args.offset, args.count
     npy = getattr(args, "_npy", None)
@@ -388,7 +392,8 @@ def open_source(args: argparse.Namespace, *, trailing: str | None = None) -> Sou
 
 
 def schema_of(args: argparse.Namespace) -> tuple[Schema, str]:
-    """The schema of ``--schema``, or of a ``.npy`` FILE's header when there is none."""
+    """The schema of ``--schema``, or of a ``.npy`` FILE's header when there is none
+    (for frames: the frame records', once :func:`open_source` has opened them)."""
     cached: tuple[Schema, str] | None = getattr(args, "_schema", None)
     if cached is None:
         if not args.schema:
@@ -438,3 +443,234 @@ def scan(
     finally:
         bar.close()
     return meter.stop()
+
+
+# -- framed records -------------------------------------------------------------------
+
+#: The columns each frame record has after its header's fields.
+PAYLOAD_FIELDS = (("payload_offset", "<i8"), ("payload_nbytes", "<i8"))
+
+
+def add_frames_options(parser: argparse.ArgumentParser) -> None:
+    """The options that read FILE as framed records."""
+    group = parser.add_argument_group("framed records (variable-size frames)")
+    group.add_argument(
+        "--frames",
+        choices=("pcap", "fortran"),
+        help="read FILE as frames: a pcap capture (packets), or a Fortran unformatted "
+        "sequential file (records between length markers)",
+    )
+    group.add_argument(
+        "--frames-length",
+        metavar="FIELD",
+        help="read FILE as frames whose header (--frames-header, or -s) has this "
+        "integer field holding the payload's byte length",
+    )
+    group.add_argument(
+        "--frames-header",
+        metavar="SPEC",
+        help="the frame header's layout for --frames-length (as --schema; default: -s)",
+    )
+    group.add_argument(
+        "--adjust",
+        type=int,
+        default=0,
+        metavar="NBYTES",
+        help="added to the length field to get the payload length "
+        "(negative when the length counts the header)",
+    )
+    group.add_argument(
+        "--trailer",
+        type=int,
+        default=0,
+        metavar="NBYTES",
+        help="bytes after each payload (equal to the length field's size: an end "
+        "marker that must repeat it)",
+    )
+    group.add_argument(
+        "--marker",
+        choices=("<i4", ">i4", "<i8", ">i8"),
+        default="<i4",
+        help="--frames fortran: the record markers' type (default <i4, gfortran on x86)",
+    )
+    group.add_argument(
+        "--index",
+        metavar="PATH",
+        help="keep the frame index in this file: a later run reuses it (and extends it "
+        "when FILE grew) instead of scanning FILE again",
+    )
+
+
+def wants_frames(args: argparse.Namespace) -> bool:
+    """Whether ``args`` read FILE as framed records."""
+    return bool(getattr(args, "frames", None) or getattr(args, "frames_length", None))
+
+
+class FramesSource(Source):
+    """The frames of one file, as a source whose records are header + payload place.
+
+    Attributes
+    ----------
+    frames : Frames
+        The indexed file.
+    """
+
+    def __init__(self, name: str, frames: Frames, *, what: str) -> None:
+        header = frames.schema
+        taken = set(header.dtype.names or ())
+        clash = [n for n, _ in PAYLOAD_FIELDS if n in taken]
+        if clash:
+            frames.close()
+            raise UsageError(
+                f"{name}: the frame header already has a field {clash[0]!r}; rename it"
+            )
+        fields: Any = header.dtype.fields or {}
+        descr = [(n, fields[n][0]) for n in header.dtype.names or ()]
+        record = Schema.from_dtype(np.dtype([*descr, *PAYLOAD_FIELDS]))
+        # Not Source.__init__: no view and no stream; this source's records
+        # are built from the index below.
+        self.name = name
+        self.schema = record
+        self.header = header
+        self.offset = frames.offset
+        self.count = None
+        self.trailing = "error"
+        self.view = None
+        self._reader = None
+        self._close = frames.close
+        self.frames = frames
+        self.what = what
+        self.records = len(frames)
+        self.file_nbytes = os.path.getsize(name)
+
+    @property
+    def trailing_nbytes(self) -> int:
+        """Bytes after the last complete frame (a partial frame left out)."""
+        return int((self.file_nbytes or 0) - self.frames.nbytes)
+
+    @property
+    def seekable(self) -> bool:
+        """Frames can be read in any order (the index says where each is)."""
+        return True
+
+    @property
+    def total_nbytes(self) -> int | None:
+        """Bytes of the frames (for progress bars)."""
+        return int(self.frames.nbytes - self.frames.offset)
+
+    def _records(self, heads: NDArray, offs: NDArray, lens: NDArray) -> NDArray:
+        out = np.empty(len(heads), self.schema.dtype)
+        for name in self.header.dtype.names or ():
+            out[name] = heads[name]
+        out["payload_offset"] = offs
+        out["payload_nbytes"] = lens
+        out.flags.writeable = False
+        return out
+
+    def batches(self, *, start: int = 0, nbytes: int = BATCH_NBYTES) -> Iterator[NDArray]:
+        """Records of frames ``start..``, about ``nbytes`` of file per batch."""
+        for heads, offs, lens in self.frames.batches(nbytes=nbytes, start=start):
+            yield self._records(heads, offs, lens)
+
+    def _range(self, a: int, b: int) -> NDArray:
+        parts = [
+            self._records(h, o, n)
+            for h, o, n in self.frames.batches(records=max(1, b - a), start=a)
+        ][:1]
+        if not parts:
+            return np.empty(0, self.schema.dtype)
+        return parts[0][: b - a]
+
+    def take(self, rows: slice) -> tuple[NDArray, int, int]:
+        """Records of the frames selected by ``rows``; (records, first index, step)."""
+        start, stop, step = rows.indices(len(self.frames))
+        if step < 0:
+            idx = np.arange(start, stop, step)
+            if not len(idx):
+                return np.empty(0, self.schema.dtype), start, step
+            lo, hi = int(idx.min()), int(idx.max()) + 1
+            return self._range(lo, hi)[idx - lo], start, step
+        return self._range(start, max(start, stop))[::step], start, step
+
+    def tail(self, n: int) -> tuple[NDArray, int]:
+        """The last ``n`` frames' records and the index of the first of them."""
+        total = len(self.frames)
+        first = max(0, total - n)
+        return self._range(first, total), first
+
+    def verify(self) -> None:
+        """Fail if the file shrank (or lost pages) since it was indexed."""
+        self.frames.refresh()
+
+
+def frames_source(args: argparse.Namespace, *, trailing: str | None = None) -> FramesSource:
+    """Index FILE as frames, as ``--frames`` / ``--frames-length`` say."""
+    name = str(args.file)
+    if name == "-" or is_url(name):
+        raise UsageError(f"{name}: framed records need a local file (frames are mapped)")
+    if args.frames and args.frames_length:
+        raise UsageError("give --frames or --frames-length, not both")
+    if args.offset and args.frames:
+        raise UsageError(f"--frames {args.frames} gives its own header size; drop --offset")
+    if args.count is not None:
+        raise UsageError("--count is for fixed-size records, not frames")
+    kwargs: dict[str, Any]
+    if args.frames == "pcap":
+        kwargs = formats.pcap(name)
+        what = "pcap packets"
+    elif args.frames == "fortran":
+        kwargs = formats.fortran(args.marker)
+        what = f"Fortran records ({args.marker} markers)"
+    else:
+        spec = args.frames_header or args.schema
+        if not spec:
+            raise UsageError("--frames-length needs the header's layout: --frames-header SPEC")
+        byteorder = {"little": "<", "big": ">", "native": "="}[args.byteorder]
+        header, _where = load_schema(spec, byteorder=byteorder, packed=args.packed)
+        kwargs = {
+            "header": header,
+            "length": args.frames_length,
+            "offset": args.offset,
+            "adjust": args.adjust,
+            "trailer": args.trailer,
+        }
+        what = f"frames (length field {args.frames_length!r})"
+    frames = open_frames(
+        name,
+        **kwargs,
+        index=args.index,
+        trailing=trailing or args.trailing or "error",  # type: ignore[arg-type]
+    )
+    src = FramesSource(name, frames, what=what)
+    args._schema = (src.schema, f"{what}: header {src.header.itemsize:,} bytes + payload place")
+    return src
+
+
+def write_frames_parquet(src: FramesSource, fh: Any, names: list[str], *, nbytes: int) -> int:
+    """Header columns ``names`` (leaves of the header) and ``payload``, to Parquet on ``fh``.
+
+    Returns the number of frames written.
+    """
+    pq = require("pyarrow.parquet", extra="arrow", purpose="recview convert to Parquet")
+    keep = [n for n in names if n not in dict(PAYLOAD_FIELDS)] + ["payload"]
+    writer: Any = None
+    rows = 0
+    try:
+        for batch in src.frames.to_arrow_batches(nbytes=nbytes):
+            table = batch.select(keep)
+            if writer is None:
+                writer = pq.ParquetWriter(fh, table.schema)
+            writer.write_batch(table)
+            rows += table.num_rows
+        if writer is None:  # no frames: still a valid file, with the columns
+            pa = require("pyarrow", extra="arrow", purpose="recview convert to Parquet")
+            from recview.interop import to_arrow
+
+            heads = to_arrow(np.empty(0, src.header.dtype), schema=src.header)
+            table = heads.append_column("payload", pa.array([], type=pa.large_binary()))
+            writer = pq.ParquetWriter(fh, table.select(keep).schema)
+            writer.write_table(table.select(keep))
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
