@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.integration.cli._run import ok, run
 from tests.integration.test_frames_real import (
     SIZES,
     Capture,
@@ -28,27 +27,6 @@ from tests.integration.test_frames_real import (
 )
 
 dpkt = pytest.importorskip("dpkt")
-
-REPO = Path(__file__).resolve().parents[3]
-TIMEOUT = 120
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "recview", *args],
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-
-
-def ok(*args: str) -> str:
-    res = run(*args)
-    assert res.returncode == 0, res.stderr
-    return res.stdout
 
 
 def _dpkt(path: Path) -> list[tuple[float, bytes]]:

@@ -9,20 +9,16 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.integration.cli._run import run as _run
 from tests.remote_servers import LOCAL_ENV, RangeServer, S3Server
 
 pytest.importorskip("aiohttp")
 
-REPO = Path(__file__).resolve().parents[3]
-TIMEOUT = 120
+
 DTYPE = np.dtype([("ts", "<u8"), ("px", "<f8"), ("qty", "<u4")])
 SPEC = "[('ts','<u8'),('px','<f8'),('qty','<u4')]"
 
@@ -36,18 +32,8 @@ def _records(n: int, seed: int) -> np.ndarray:
     return recs
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **LOCAL_ENV, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "recview", *args],
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+def run(*args: str):
+    return _run(*args, env=LOCAL_ENV)
 
 
 def ok(*args: str) -> str:
