@@ -49,6 +49,7 @@ from recview.errors import (
     GuardWarning,
     LayoutError,
     LayoutWarning,
+    RecviewError,
     SchemaError,
     TruncatedError,
 )
@@ -1027,9 +1028,12 @@ class View(_mapping.ViewBase):
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickle as "open this path again": the copy gets a descriptor of its own.
 
-        The copy has the same schema, offset, ``count``, ``trailing``, mode
-        and ``lock``, and counts the records the file holds when it is
-        unpickled (a view opened with ``count`` keeps it). Nothing is shared:
+        The copy opens the path made absolute (a worker may run elsewhere),
+        has the same schema, offset, ``count``, ``trailing``, mode and
+        ``lock``, and counts the records the file holds when it is unpickled
+        as ``refresh()`` does (a view opened with ``count`` keeps it). If the
+        path names another file by then (rotated, replaced), unpickling raises
+        :class:`RecviewError` instead of reading that file. Nothing is shared:
         closing or freeing either one leaves the other open, so views can be
         sent to ``multiprocessing`` workers (also with the ``spawn`` start
         method). A closed view refuses to pickle (:class:`ClosedError`).
@@ -1042,13 +1046,15 @@ class View(_mapping.ViewBase):
         return (
             _reopen,
             (
-                self._path,
+                # absolute: a worker may run in another directory
+                os.path.abspath(self._path),
                 self._schema,
                 self._offset,
                 self._fixed_count,
                 self._trailing,
                 self._mode,
                 self._locked,
+                self._ident,
             ),
         )
 
@@ -1072,6 +1078,24 @@ def _reopen(
     trailing: Trailing,
     mode: Mode,
     lock: bool,
+    ident: tuple[int, int] | None = None,
 ) -> View:
-    """Unpickle a :class:`View`: open its path again (see ``View.__reduce__``)."""
-    return View(path, schema, offset=offset, count=count, trailing=trailing, mode=mode, lock=lock)
+    """Unpickle a :class:`View`: open its path again (see ``View.__reduce__``).
+
+    The records are counted as ``refresh()`` counts them (a partial record a
+    writer is still writing is left for later, whatever ``trailing`` says),
+    and the file must be the one the original had open (same device and
+    inode): after a rotation or a replacement the path names another file,
+    whose records would be taken for the original's.
+    """
+    view = View(path, schema, offset=offset, count=count, trailing="ignore", mode=mode, lock=lock)
+    view._trailing = trailing  # kept for the next pickle
+    if ident is not None and view._ident != ident:
+        view.close()
+        raise RecviewError(
+            f"{path}: the path names another file than the one the pickled view had "
+            "open (the file was replaced or rotated since); open the path again to "
+            "read the new file",
+            path=path,
+        )
+    return view

@@ -141,3 +141,40 @@ def test_views_go_to_spawned_worker_processes(tmp_path, mode):
             got = pool.map_async(_sum_seq, [view, view, view]).get(timeout=120)
         assert got == [(sum(range(10, 1000)), 990, mode)] * 3
         assert view[0]["seq"] == 10  # the original is untouched
+
+
+def test_pickled_relative_path_reopens_the_same_file_from_another_directory(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write(tmp_path / "a" / "data.bin", records(0, 10))
+    write(tmp_path / "b" / "data.bin", records(100, 110))
+    monkeypatch.chdir(tmp_path / "a")
+    with rv.open("data.bin", DT) as view:
+        blob = pickle.dumps(view)
+    monkeypatch.chdir(tmp_path / "b")
+    with pickle.loads(blob) as copy:
+        assert copy[0]["seq"] == 0  # a/data.bin, not b/data.bin
+        assert copy.path == str(tmp_path / "a" / "data.bin")
+
+
+def test_unpickling_after_the_path_was_given_to_another_file_is_an_error(tmp_path):
+    path = tmp_path / "log.bin"
+    write(path, records(0, 10))
+    with rv.open(path, DT) as view:
+        blob = pickle.dumps(view)
+        os.rename(path, tmp_path / "log.bin.1")
+        write(path, records(500, 503))
+        with pytest.raises(rv.RecviewError, match=r"log\.bin: the path names another file"):
+            pickle.loads(blob)
+
+
+def test_unpickling_while_a_writer_is_mid_record_counts_whole_records(tmp_path):
+    path = tmp_path / "grow.bin"
+    write(path, records(0, 5))
+    with rv.open(path, DT) as view:  # trailing="error"
+        with open(path, "ab") as f:
+            f.write(b"\x01\x02\x03")  # a writer mid-record
+        assert view.refresh() == 5
+        with pickle.loads(pickle.dumps(view)) as copy:
+            assert len(copy) == 5
+            assert pickle.loads(pickle.dumps(copy))._trailing == "error"
