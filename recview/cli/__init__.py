@@ -243,6 +243,17 @@ def _build_parser() -> argparse.ArgumentParser:
     rows_fmt.add_argument(
         "--fields", metavar="A,B", help="comma-separated fields to show (nested: dotted names)"
     )
+    rows_fmt.add_argument(
+        "--hex",
+        action="store_true",
+        help="integer fields in hexadecimal (their bits: 0xffff for -1)",
+    )
+    rows_fmt.add_argument(
+        "--vertical",
+        action="store_true",
+        help="table: one 'field  value' line each, records one under another (for wide records; "
+        "a wide table is otherwise cut to the terminal's width with …)",
+    )
 
     scan = argparse.ArgumentParser(add_help=False)
     scan.add_argument(

@@ -14,7 +14,14 @@ from recview.cli._hexdump import (
     hex_text as _hex,
     record_rows as _inspect_rows,
 )
-from recview.cli._render import RowWriter, Style, chunks, select_columns, use_color
+from recview.cli._render import (
+    RowWriter,
+    Style,
+    chunks,
+    select_columns,
+    terminal_width,
+    use_color,
+)
 from recview.cli._sources import Source, open_source
 from recview.schema import Schema
 
@@ -53,9 +60,15 @@ def _print_records(
     args: argparse.Namespace, src: Source, arr: NDArray, first: int, step: int = 1
 ) -> None:
     out = sys.stdout
-    columns = select_columns(src.schema, args.fields)
+    columns = select_columns(src.schema, args.fields, hex=args.hex)
     writer = RowWriter(
-        out, columns, args.format, index=True, style=Style(use_color(args.color, out))
+        out,
+        columns,
+        args.format,
+        index=True,
+        style=Style(use_color(args.color, out)),
+        width=terminal_width(out),
+        vertical=args.vertical,
     )
     for chunk, a in chunks(arr):
         writer.write(chunk, first + a * step, step)

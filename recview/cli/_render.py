@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -108,6 +109,8 @@ class Column:
 
     info: FieldInfo
     enum: Mapping[int, str] | None
+    #: Integers as hexadecimal text (``--hex``): their bits, two's complement.
+    hex: bool = False
 
     @property
     def name(self) -> str:
@@ -133,7 +136,7 @@ class Column:
         a = self.array(arr)
         n = len(a)
         flat = np.ascontiguousarray(a).reshape(-1)
-        conv = _scalars(flat, self.enum, json_mode=json_mode)
+        conv = self._hexed(_scalars(flat, self.enum, json_mode=json_mode))
         shape = self.info.shape
         if not shape:
             return conv
@@ -151,14 +154,26 @@ class Column:
         a = self.array(arr)
         flat = np.ascontiguousarray(a).reshape(len(a), -1)
         return [
-            _scalars(np.ascontiguousarray(flat[:, k]), self.enum, json_mode=False)
+            self._hexed(_scalars(np.ascontiguousarray(flat[:, k]), self.enum, json_mode=False))
             for k in range(flat.shape[1])
         ]
 
+    @property
+    def shows_hex(self) -> bool:
+        """Whether the values are shown as hexadecimal text."""
+        return self.hex and self.kind in "iu" and not self.enum
 
-def select_columns(schema: Schema, fields: str | None) -> list[Column]:
+    def _hexed(self, values: list[Any]) -> list[Any]:
+        if not self.shows_hex:
+            return values
+        nbytes = self.info.value_dtype.itemsize
+        mask = (1 << 8 * nbytes) - 1
+        return [f"0x{v & mask:0{2 * nbytes}x}" for v in values]
+
+
+def select_columns(schema: Schema, fields: str | None, *, hex: bool = False) -> list[Column]:
     """The leaves ``--fields`` names (each name a leaf, or a field holding
-    leaves), or all of ``schema.fields()``."""
+    leaves), or all of ``schema.fields()``; ``hex``: integers in hexadecimal."""
     leaves = schema.fields()
     if fields:
         wanted = [f.strip() for f in fields.split(",") if f.strip()]
@@ -170,7 +185,7 @@ def select_columns(schema: Schema, fields: str | None) -> list[Column]:
                 raise UsageError(f"--fields: no field {w!r} (fields: {names})")
             chosen.extend(m for m in match if m not in chosen)
         leaves = chosen
-    return [Column(f, schema.enums.get(f.path)) for f in leaves]
+    return [Column(f, schema.enums.get(f.path), hex) for f in leaves]
 
 
 def text_of(value: Any) -> str:
@@ -213,7 +228,7 @@ def use_color(choice: str, stream: TextIO) -> bool:
 def _json_texts(values: list[Any], column: Column) -> list[str]:
     """JSON text of each value of a column (fast paths by field type)."""
     kind = column.kind
-    if not column.info.shape and not column.enum:
+    if not column.info.shape and not column.enum and not column.shows_hex:
         if kind in "iu":
             return list(map(str, values))
         if kind == "f":
@@ -245,8 +260,14 @@ class RowWriter:
         *,
         index: bool = True,
         style: Style | None = None,
+        width: int | None = None,
+        vertical: bool = False,
     ) -> None:
         self.out = out
+        #: Characters a table line may take (a terminal's width), or None.
+        self.width = width
+        #: One ``name  value`` line per field, records one under another.
+        self.vertical = vertical and fmt == "table"
         self.columns = columns
         self.fmt = fmt
         self.index = index and fmt == "table"
@@ -263,6 +284,8 @@ class RowWriter:
             self._write_csv(arr)
         elif self.fmt in ("jsonl", "json"):
             self._write_json(arr)
+        elif self.vertical:
+            self._write_vertical(arr, first, step)
         else:
             self._write_table(arr, first, step)
         self.rows += len(arr)
@@ -301,6 +324,18 @@ class RowWriter:
         else:
             self.out.write(("[\n  " if self.rows == 0 else ",\n  ") + ",\n  ".join(texts))
 
+    def _write_vertical(self, arr: NDArray, first: int, step: int) -> None:
+        names = [n for c in self.columns for n in c.flat_names()]
+        cols = [[text_of(v) for v in vals] for c in self.columns for vals in c.flat_values(arr)]
+        name_w = max(map(len, names), default=0)
+        room = None if self.width is None else max(self.width - name_w - 2, 8)
+        st = self.style
+        for i in range(len(arr)):
+            self.out.write(f"{st.bold}-[ record {first + i * step} ]{st.reset}\n")
+            for name, col in zip(names, cols, strict=True):
+                value = col[i] if room is None else ellipsize(col[i], room)
+                self.out.write(f"{st.cyan}{name:<{name_w}}{st.reset}  {value}".rstrip() + "\n")
+
     def _write_table(self, arr: NDArray, first: int, step: int) -> None:
         cols = [[text_of(v) for v in vals] for c in self.columns for vals in c.flat_values(arr)]
         cells = [[cut(s) for s in col] for col in cols]
@@ -309,9 +344,10 @@ class RowWriter:
         widths, right = self._table_header(cells)
         for row in zip(*cells, strict=True):
             line = "  ".join(
-                s.rjust(w) if r else s.ljust(w) for s, w, r in zip(row, widths, right, strict=True)
+                ellipsize(s, w).rjust(w) if r else ellipsize(s, w).ljust(w)
+                for s, w, r in zip(row, widths, right, strict=True)
             )
-            self.out.write(line.rstrip() + "\n")
+            self.out.write(fit_line(line.rstrip(), self.width) + "\n")
 
     def _table_header(self, cells: list[list[str]]) -> tuple[list[int], list[bool]]:
         """Column widths (from the first cells) and alignment; writes the header once."""
@@ -319,31 +355,92 @@ class RowWriter:
             names = (["#"] if self.index else []) + [
                 n for c in self.columns for n in c.flat_names()
             ]
-            self._widths = [
-                max([len(n), *(len(s) for s in col)]) for n, col in zip(names, cells, strict=True)
-            ]
+            self._widths = fit_widths(
+                [
+                    max([len(n), *(len(s) for s in col)])
+                    for n, col in zip(names, cells, strict=True)
+                ],
+                self.width,
+            )
             self._right = ([True] if self.index else []) + [
                 c.kind in "iufc" and not c.enum for c in self.columns for _ in c.flat_names()
             ]
             st = self.style
             head = "  ".join(
-                n.rjust(w) if r else n.ljust(w)
+                ellipsize(n, w).rjust(w) if r else ellipsize(n, w).ljust(w)
                 for n, w, r in zip(names, self._widths, self._right, strict=True)
             )
-            self.out.write(f"{st.bold}{head.rstrip()}{st.reset}\n")
-            self.out.write("  ".join("-" * w for w in self._widths) + "\n")
+            head = fit_line(head.rstrip(), self.width)
+            self.out.write(f"{st.bold}{head}{st.reset}\n")
+            self.out.write(fit_line("  ".join("-" * w for w in self._widths), self.width) + "\n")
         return self._widths, self._right
 
     def close(self) -> None:
         """Finish the output: the header of an empty table or CSV, the end of JSON."""
         if self.fmt == "csv":
             self._csv_header()
-        if self.fmt == "table":
+        if self.fmt == "table" and not self.vertical:
             width = sum(len(c.flat_names()) for c in self.columns)
             self._table_header([[] for _ in range(width + self.index)])
         if self.fmt == "json":
             self.out.write("[]\n" if self.rows == 0 else "\n]\n")
         self.out.flush()
+
+
+#: Narrowest a column is made to fit a table in the terminal.
+MIN_FIT = 6
+
+
+def ellipsize(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, ending in ``…`` when cut.
+
+    Examples
+    --------
+    >>> ellipsize("1700000000000000850", 8), ellipsize("XNAS", 8)
+    ('1700000…', 'XNAS')
+    """
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def fit_widths(widths: list[int], total: int | None, *, gap: int = 2) -> list[int]:
+    """Column widths narrowed, widest first, until the line (columns and
+    ``gap`` spaces between) fits ``total`` characters or no column can give
+    more (each keeps :data:`MIN_FIT`). ``None``: as they are.
+
+    Examples
+    --------
+    >>> fit_widths([19, 7, 3, 4, 5], 36)
+    [9, 7, 3, 4, 5]
+    >>> fit_widths([19, 6], None)
+    [19, 6]
+    """
+    out = list(widths)
+    if total is None or not out:
+        return out
+    excess = sum(out) + gap * (len(out) - 1) - total
+    while excess > 0:
+        k = max(range(len(out)), key=out.__getitem__)
+        if out[k] <= MIN_FIT:
+            break
+        out[k] -= 1
+        excess -= 1
+    return out
+
+
+def fit_line(line: str, width: int | None) -> str:
+    """A table line cut to ``width`` characters with ``…`` (when the columns
+    cannot narrow enough: more columns follow; ``--vertical`` shows them all)."""
+    return line if width is None else ellipsize(line, width)
+
+
+def terminal_width(out: TextIO) -> int | None:
+    """The width of the terminal ``out`` writes to (``COLUMNS`` first, as
+    :func:`shutil.get_terminal_size`), or ``None`` when it is not one: a file
+    or a pipe gets whole values."""
+    isatty = getattr(out, "isatty", None)
+    if not (isatty and isatty()):
+        return None
+    return shutil.get_terminal_size().columns
 
 
 def chunks(arr: NDArray, n: int = 65536) -> Iterator[tuple[NDArray, int]]:

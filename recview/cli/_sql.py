@@ -20,7 +20,15 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from recview.cli._common import EXIT_OK, UsageError, cut
-from recview.cli._render import Style, show_bytes, use_color
+from recview.cli._render import (
+    Style,
+    ellipsize,
+    fit_line,
+    fit_widths,
+    show_bytes,
+    terminal_width,
+    use_color,
+)
 from recview.cli._sources import Source, open_source
 
 #: Rows per Arrow batch turned into text at once.
@@ -104,7 +112,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
         for src in sources.values():
             src.close()
     out = sys.stdout
-    write_result(result, out, args.format, style=Style(use_color(args.color, out)))
+    style = Style(use_color(args.color, out))
+    write_result(result, out, args.format, style=style, width=terminal_width(out))
     out.flush()
     return EXIT_OK
 
@@ -156,8 +165,11 @@ def _rows(table: Any) -> Iterator[tuple[list[str], list[list[Any]]]]:
         yield names, [col.to_pylist() for col in batch.columns]
 
 
-def write_result(table: Any, out: TextIO, fmt: str, *, style: Style | None = None) -> None:
-    """Write a ``pyarrow.Table`` as ``table``, ``csv``, ``jsonl`` or ``json``.
+def write_result(
+    table: Any, out: TextIO, fmt: str, *, style: Style | None = None, width: int | None = None
+) -> None:
+    """Write a ``pyarrow.Table`` as ``table``, ``csv``, ``jsonl`` or ``json``;
+    a table is cut to ``width`` characters a line (with ``…``) when given.
 
     Examples
     --------
@@ -197,10 +209,10 @@ def write_result(table: Any, out: TextIO, fmt: str, *, style: Style | None = Non
         if fmt == "json":
             out.write("]\n" if first else "\n]\n")
         return
-    _write_table(table, names, out, st)
+    _write_table(table, names, out, st, width)
 
 
-def _write_table(table: Any, names: list[str], out: TextIO, st: Style) -> None:
+def _write_table(table: Any, names: list[str], out: TextIO, st: Style, width: int | None) -> None:
     import pyarrow as pa  # present: the result is a pyarrow.Table
 
     right = [
@@ -211,20 +223,32 @@ def _write_table(table: Any, names: list[str], out: TextIO, st: Style) -> None:
     for _names, cols in _rows(table):
         cells = [[cut(_cell(v)) for v in col] for col in cols]
         if widths is None:  # from the first batch, as head's tables
-            widths = [max([len(n), *map(len, col)]) for n, col in zip(names, cells, strict=True)]
-            _header(names, widths, right, out, st)
+            widths = fit_widths(
+                [max([len(n), *map(len, col)]) for n, col in zip(names, cells, strict=True)],
+                width,
+            )
+            _header(names, widths, right, out, st, width)
         for row in zip(*cells, strict=True):
             line = "  ".join(
-                s.rjust(w) if r else s.ljust(w) for s, w, r in zip(row, widths, right, strict=True)
+                ellipsize(s, w).rjust(w) if r else ellipsize(s, w).ljust(w)
+                for s, w, r in zip(row, widths, right, strict=True)
             )
-            out.write(line.rstrip() + "\n")
+            out.write(fit_line(line.rstrip(), width) + "\n")
     if widths is None:
-        _header(names, [len(n) for n in names], right, out, st)
+        _header(names, [len(n) for n in names], right, out, st, width)
 
 
-def _header(names: list[str], widths: list[int], right: list[bool], out: TextIO, st: Style) -> None:
+def _header(
+    names: list[str],
+    widths: list[int],
+    right: list[bool],
+    out: TextIO,
+    st: Style,
+    width: int | None = None,
+) -> None:
     head = "  ".join(
-        n.rjust(w) if r else n.ljust(w) for n, w, r in zip(names, widths, right, strict=True)
+        ellipsize(n, w).rjust(w) if r else ellipsize(n, w).ljust(w)
+        for n, w, r in zip(names, widths, right, strict=True)
     )
-    out.write(f"{st.bold}{head.rstrip()}{st.reset}\n")
-    out.write("  ".join("-" * w for w in widths) + "\n")
+    out.write(f"{st.bold}{fit_line(head.rstrip(), width)}{st.reset}\n")
+    out.write(fit_line("  ".join("-" * w for w in widths), width) + "\n")

@@ -15,6 +15,28 @@ from recview.cli._render import Column, Style, select_columns, text_of, type_tex
 from recview.cli._sources import open_source, scan
 
 
+def short_float(value: Any, dtype: np.dtype[Any]) -> Any:
+    """A float32 or float16 statistic as the shortest decimal that reads back
+    as the same value of that type (``19.881163``, not the float64 digits
+    ``19.881162643432617``); other values as they are.
+
+    Examples
+    --------
+    >>> short_float(19.881162643432617, np.dtype(">f4")), short_float(0.1, np.dtype("f2"))
+    (19.881163, 0.1)
+    >>> short_float(1e30, np.dtype("f4")), short_float(2.5, np.dtype("f8")), short_float(7, np.dtype("u1"))
+    (1e+30, 2.5, 7)
+    """
+    if not isinstance(value, float) or dtype.kind != "f" or dtype.itemsize >= 8:
+        return value
+    if not math.isfinite(value):
+        return value
+    x = dtype.newbyteorder("=").type(value)
+    if x == 0 or 1e-4 <= abs(float(x)) < 1e16:
+        return float(np.format_float_positional(x, unique=True, trim="0"))
+    return float(np.format_float_scientific(x, unique=True, trim="0"))
+
+
 class _FieldStats:
     """Running count/min/max/sum of one numeric leaf over batches."""
 
@@ -52,6 +74,9 @@ class _FieldStats:
         """Mean of the non-NaN values (``None`` when there are none)."""
         return math.fsum(self._sums) / self.count if self.count else None
 
+    def _short(self, value: Any) -> Any:
+        return short_float(value, self.column.info.value_dtype)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""
         mean = self.mean
@@ -63,10 +88,16 @@ class _FieldStats:
             "type": type_text(self.column.info),
             "count": self.count,
             "nan": self.nan,
-            "min": clean(self.min),
-            "max": clean(self.max),
-            "mean": clean(mean),
+            "min": clean(self._short(self.min)),
+            "max": clean(self._short(self.max)),
+            "mean": clean(self._short(mean)),
         }
+
+
+def _mean_text(mean: float) -> str:
+    """A mean in at most 15 significant digits (a float32 field's: its shortest float32)."""
+    text = f"{mean:.15g}"
+    return text if len(text) <= len(repr(mean)) else repr(mean)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -107,9 +138,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
                 s.column.name,
                 type_text(s.column.info),
                 count,
-                text_of(s.min),
-                text_of(s.max),
-                "" if mean is None else f"{mean:.15g}",
+                text_of(s._short(s.min)),
+                text_of(s._short(s.max)),
+                "" if mean is None else _mean_text(s._short(mean)),
             ]
         )
     rows.extend([c.name, type_text(c.info), "(not numeric)", "", "", ""] for c in other)
