@@ -313,6 +313,14 @@ class MappedReader(Reader):
                 new = _mapping.Mapping(fd, owner._offset, nbytes, path=owner._path)
             finally:
                 file.release()
+        except OSError as err:
+            # ENODEV, EINVAL, EACCES: a file (sysfs, some FUSE and network
+            # file systems) that can be read but not mapped.
+            raise OSError(
+                err.errno,
+                f"{err.strerror}: {owner._path} cannot be mapped; open it with mode='pread'",
+                owner._path,
+            ) from err
         except ValueError:
             # The file is shorter than it was at the fstat that counted these
             # records (mmap refuses to map past EOF): it shrank in between. It

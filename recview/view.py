@@ -323,6 +323,13 @@ class View(_mapping.ViewBase):
                 import fcntl
 
                 fcntl.flock(fd, fcntl.LOCK_SH)
+            if st.st_size == 0 and stat.S_ISREG(st.st_mode) and _is_pseudo_file(fd):
+                raise LayoutError(  # noqa: TRY301
+                    f"{self._path}: a pseudo-file (procfs, or another file system whose "
+                    "files report 0 bytes but hold data): it cannot be counted or mapped; "
+                    "read it with rv.stream(open(path, 'rb'), schema)",
+                    path=self._path,
+                )
             self._file = FileRef(fd, self._path)
             self._ident = (st.st_dev, st.st_ino)  # what follow(rotate=True) compares
             # Also when the open fails below: arrays of other views may be
@@ -806,7 +813,10 @@ class View(_mapping.ViewBase):
             itself stays on the file it opened; the new file is opened (same
             schema, offset, mode, ``trailing="ignore"``) and closed by the
             iterator, once its header is complete. Records are then counted
-            from 0 in each file. Without ``rotate`` a rotation is reported
+            from 0 in each file. The path is looked at only while the file
+            being followed has nothing new: a file created and rotated away
+            between two looks (rotation faster than the consumer) is missed
+            (``docs/changing_files.md``). Without ``rotate`` a rotation is reported
             with one :class:`FileReplacedWarning` and the iterator goes on
             waiting on the old file.
 
@@ -1068,6 +1078,15 @@ class View(_mapping.ViewBase):
         if not getattr(self, "_closed", True) and hasattr(self, "_file"):
             with contextlib.suppress(OSError):
                 self._file.close()
+
+
+def _is_pseudo_file(fd: int) -> bool:
+    """Whether a file that reports 0 bytes has data anyway (``/proc/self/auxv``).
+
+    One 1-byte ``pread``, for empty files only. A file a writer has just
+    appended to is not one: its size is no longer 0 at a second look.
+    """
+    return bool(os.pread(fd, 1, 0)) and os.fstat(fd).st_size == 0
 
 
 def _reopen(

@@ -17,7 +17,10 @@ What each test pins:
   ``LayoutError`` pointing to ``rv.stream`` (in a child: a FIFO could hang);
 - out-of-range keys of any size, and index arrays holding them, are
   ``IndexError`` naming the record count, never ``OverflowError`` and never
-  a wrapped-around record; an empty index list is an empty array.
+  a wrapped-around record; an empty index list is an empty array;
+- a procfs file that reports 0 bytes but holds data is refused pointing to
+  ``rv.stream``, and a file that refuses mmap (sysfs) is an error naming it
+  and ``mode='pread'``.
 
 Races are made deterministic by pausing one thread inside a system call
 wrapper (``os.preadv``, ``os.fstat``) or inside the guard's fault counter
@@ -497,3 +500,32 @@ def test_empty_index_list_is_empty(tmp_path, mode):
     with rv.open(path, DT, mode=mode) as view:
         assert len(view[[]]) == 0
         assert view[np.array([], dtype=np.int64)].dtype == DT
+
+
+def test_a_procfs_file_reporting_0_bytes_is_refused_pointing_to_stream():
+    path = "/proc/self/auxv"
+    if not os.path.exists(path):
+        pytest.skip("no /proc/self/auxv here")
+    with pytest.raises(rv.LayoutError, match=r"/proc/self/auxv: a pseudo-file.*rv\.stream"):
+        rv.open(path, [("type", "<u8"), ("val", "<u8")])
+
+
+def test_an_empty_regular_file_is_still_0_records(tmp_path):
+    path = tmp_path / "empty.bin"
+    path.write_bytes(b"")
+    with rv.open(path, DT) as view:
+        assert len(view) == 0
+
+
+def test_a_file_that_cannot_be_mapped_names_itself_and_the_way_out():
+    path = "/sys/kernel/mm/transparent_hugepage/enabled"  # readable, refuses mmap (ENODEV)
+    if not os.path.exists(path):
+        pytest.skip(f"no {path} here")
+    with rv.open(path, "u1", trailing="ignore") as view:
+        with pytest.raises(OSError, match=r"cannot be mapped; open it with mode='pread'") as err:
+            view[0]
+        assert err.value.filename == path
+    with open(path, "rb") as f:
+        want = f.read(5)
+    with rv.open(path, "u1", trailing="ignore", mode="pread") as view:
+        assert bytes(view[0:5]["f0"]) == want
