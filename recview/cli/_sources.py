@@ -303,12 +303,23 @@ def _is_stream(path: str) -> bool:
     """Whether ``path`` names something to read once, in order: anything that
     exists and is neither a regular file nor a folder (a FIFO, a character
     device, a socket, ``/dev/fd/N`` of a pipe). A path that cannot be stat'ed
-    (missing, a URL) is left to :func:`recview.open`, which says why."""
+    (missing, a URL) is left to :func:`recview.open`, which says why.
+
+    Also a regular file that says it is empty but holds bytes: procfs
+    (``/proc/self/auxv``, ``/proc/version``) reports ``st_size == 0`` for
+    files with content, which a view would count as 0 records. One 1-byte
+    read tells, for empty-looking files only."""
     try:
-        mode = os.stat(path).st_mode
+        st = os.stat(path)
     except (OSError, ValueError):
         return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+    if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+        try:
+            with open(path, "rb", buffering=0) as f:
+                return bool(f.read(1))
+        except OSError:
+            return False  # recview.open says why
+    return not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode))
 
 
 def _concat(parts: Sequence[NDArray], schema: Schema) -> NDArray:
