@@ -16,7 +16,15 @@ from typing import Any
 
 from pycparser import c_ast
 
-from recview._c.types import _Aggregate, _Array, _CType, _find_member, _label_of, _Scalar
+from recview._c.types import (
+    _Aggregate,
+    _Array,
+    _CType,
+    _find_member,
+    _label_of,
+    _Scalar,
+    _visible_names,
+)
 from recview.errors import SchemaError
 
 # A value with its C type: (value, bits, unsigned).
@@ -267,5 +275,8 @@ def _member_offset(
         raise fail(f"offsetof: '{_label_of(ctype)}' has no member '{name}'")
     found = _find_member(ctype, name)
     if found is None:
+        if name in {n for n, _ in _visible_names(ctype.members)}:
+            # GCC: "attempt to take address of bit-field"
+            raise fail(f"offsetof: '{name}' in {ctype.label} is a bit-field, which has no offset")
         raise fail(f"offsetof: {ctype.label} has no member '{name}'")
     return found

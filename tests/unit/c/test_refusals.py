@@ -223,3 +223,13 @@ def test_refusals_are_schema_errors_and_value_errors() -> None:
     err = refusal("struct s { int x : 33; };")
     assert isinstance(err, rv.RecviewError)
     assert isinstance(err, ValueError)
+
+
+def test_offsetof_a_bitfield_is_refused_as_gcc_refuses_it() -> None:
+    # gcc: "attempt to take address of bit-field"; it said "has no member 'b'"
+    err = refusal(
+        "struct q { int a; unsigned b:3; };\nstruct r { char c[offsetof(struct q, b)]; };", "r"
+    )
+    assert str(err) == (
+        "field 'c' (line 2): offsetof: 'b' in struct q is a bit-field, which has no offset"
+    )
