@@ -277,3 +277,26 @@ def test_an_array_gets_its_bitfields_from_the_schema_passed_with_it() -> None:
     plain = interop.to_arrow(arr).column_names
     assert plain == [f.path for f in rv.Schema.from_dtype(schema.dtype).fields()]
     assert {f.storage for f in bit_leaves(schema)} <= set(plain)
+
+
+def test_inspect_shows_a_units_unused_bits_and_flags_set_ones(tmp_path: Path) -> None:
+    # flags: fin..urg are bits 0-5, `_` is bits 6-11, off is 12-15
+    a = np.zeros(2, Segment.schema.dtype)
+    a["flags"] = [0b0101_0000_0000_0011, 0b0101_0000_0100_0011]  # record 1: bit 6 set
+    path, spec = tmp_path / "f.bin", tmp_path / "f.json"
+    path.write_bytes(a.tobytes())
+    spec.write_text(Segment.schema.to_json())
+    for record, note in (
+        (0, []),
+        (1, ["not", "zero:", "a", "bitfield", "missing", "from", "the", "schema?"]),
+    ):
+        out = cli("inspect", path, "-s", spec, "--record", record, "--context", 0)
+        lines = out.split(f"> record {record}")[1].splitlines()
+        k = next(
+            i for i, ln in enumerate(lines) if ln.split()[1:3] == ["50", "43" if record else "03"]
+        )
+        names = [ln.split()[0] for ln in lines[k + 1 : k + 9]]
+        assert names == [f"flags.{n}" for n in ("fin", "syn", "rst", "psh", "ack", "urg")] + [
+            "(unused)", "flags.off"
+        ]  # fmt: skip
+        assert lines[k + 7].split()[1:] == ["bits", "6-11", *note]
