@@ -33,6 +33,7 @@ import functools
 import inspect
 import itertools
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -992,6 +993,8 @@ class Schema:
         *,
         byteorder: str = "<",
         packed: bool = False,
+        include_dirs: Sequence[str | os.PathLike[str]] = (),
+        cpp: bool = False,
     ) -> Schema:
         """A schema from C declarations, laid out as the C compiler would.
 
@@ -1006,6 +1009,13 @@ class Schema:
             Byte order of the multi-byte numbers in the dump.
         packed : bool
             Lay out without alignment padding (``__attribute__((packed))``).
+        include_dirs : sequence of paths
+            Directories where ``#include "file.h"`` and ``<file.h>`` are
+            looked for, in order (``cc -I``); a quoted include not found is an
+            error, a ``<system>`` one is not read unless ``cpp`` is true.
+        cpp : bool
+            Run the system preprocessor (``cc -E``) over the source first, so
+            that ``<system>`` headers are read too.
 
         Bitfields are laid out as GCC does (see :mod:`recview._c`) and are
         leaves of :meth:`fields`; with ``byteorder=">"`` they are allocated
@@ -1020,12 +1030,21 @@ class Schema:
         >>> ip = rv.Schema.from_c("struct ip { unsigned ihl:4, version:4; uint8_t tos; };")
         >>> [(f.path, f.offset, f.bit_offset, f.bit_width) for f in ip.fields()]
         [('ihl', 0, 0, 4), ('version', 0, 4, 4), ('tos', 1, None, None)]
+        >>> import os, tempfile
+        >>> inc = tempfile.mkdtemp()
+        >>> with open(os.path.join(inc, "point.h"), "w") as fh:
+        ...     _ = fh.write("struct point { float x, y; };")
+        >>> rv.Schema.from_c('#include "point.h"\\nstruct p { struct point at; int id; };',
+        ...                  include_dirs=[inc]).names
+        ('at', 'id')
         """
         if byteorder not in ("<", ">", "="):
             raise SchemaError(f"byteorder must be '<', '>' or '=', got {byteorder!r}")
         from recview._c import parse_c
 
-        layout = parse_c(source, name, byteorder=byteorder, packed=packed)
+        layout = parse_c(
+            source, name, byteorder=byteorder, packed=packed, include_dirs=include_dirs, cpp=cpp
+        )
         return cls._from_parts(
             layout.dtype, unions=layout.unions, enums=layout.enums, bitfields=layout.bitfields
         )

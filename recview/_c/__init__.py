@@ -39,9 +39,14 @@ Supported C
 * Preprocessor: comments, line continuations, ``#define`` (object- and
   function-like, variadic; ``#``/``##`` are refused), ``#undef``,
   ``#if/#ifdef/#ifndef/#elif/#else/#endif`` with ``defined``, include guards,
-  ``#include`` (dropped: system headers are not read; what GCC predefines for
-  an LP64 target is defined, e.g. ``__LP64__``, ``__SIZEOF_LONG__``, and
-  ``__BYTE_ORDER__`` following ``byteorder``), ``#pragma pack(N)``,
+  ``#include "file.h"`` (read from the including file's directory, then
+  ``include_dirs``; missing files and include cycles are errors naming the
+  file and line; include guards and ``#pragma once`` work), ``#include
+  <file.h>`` (read from ``include_dirs`` when there, otherwise dropped:
+  system headers are not read unless ``cpp=True`` runs the system
+  preprocessor first; what GCC predefines for an LP64 target is defined, e.g.
+  ``__LP64__``, ``__SIZEOF_LONG__``, and ``__BYTE_ORDER__`` following
+  ``byteorder``), ``#pragma pack(N)``,
   ``pack(push[, N])``, ``pack(pop)``, ``pack()``, ``#error`` (a
   :class:`~recview.errors.SchemaError`). Function-like macro calls and
   ``__attribute__((...))`` must fit on one line.
@@ -108,14 +113,20 @@ Documented choices
   line number. Only what the chosen record uses must be understood: an
   unknown type in another struct of the header is no error.
 * The preprocessed, parsed source is cached (32 sources), so picking several
-  records from one header parses it once.
+  records from one header parses it once; an entry is used again only while
+  the files it included are unchanged (size and modification time).
+* Lines in messages are the main source's (``line 7``) or name the included
+  file (``line 3 of inc/types.h``).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+
 from recview._bits import Storage
 from recview._c.layout import _LayoutEngine
-from recview._c.parse import _front_end, _SymbolTable
+from recview._c.parse import _front_end, _locating, _SymbolTable
 from recview._c.to_dtype import CLayout, _to_dtype
 from recview.errors import SchemaError
 
@@ -123,7 +134,13 @@ __all__ = ["CLayout", "parse_c"]
 
 
 def parse_c(
-    source: str, name: str | None = None, *, byteorder: str = "<", packed: bool = False
+    source: str,
+    name: str | None = None,
+    *,
+    byteorder: str = "<",
+    packed: bool = False,
+    include_dirs: Sequence[str | os.PathLike[str]] = (),
+    cpp: bool = False,
 ) -> CLayout:
     """Lay out a C ``struct`` (or ``union``) from its declarations, as GCC would.
 
@@ -142,6 +159,18 @@ def parse_c(
         Lay out as ``gcc -fpack-struct`` does, as if every struct and union
         were ``__attribute__((packed))``: no padding between members, unless
         an ``aligned`` attribute or ``_Alignas`` in the source asks for it.
+    include_dirs : sequence of paths
+        Where ``#include "file.h"`` and ``#include <file.h>`` look for files,
+        in order, as ``cc -I DIR`` does; an included file's quoted includes are
+        looked for in its own directory first. A ``<system>`` header found in
+        none of them is not read (its types may then be unknown: the error
+        names it); a quoted one is an error.
+    cpp : bool
+        Run the system C preprocessor (``$CC -E``, else ``cc -E``, with
+        ``include_dirs`` as ``-I``) over the source first, so that system
+        headers are read too. Its macros are the host's, whatever
+        ``byteorder`` says. When ``name`` is not given, a record defined in the
+        source itself is chosen over those of the headers it includes.
 
     Returns
     -------
@@ -181,18 +210,20 @@ def parse_c(
         raise SchemaError(f"byteorder must be '<', '>' or '=', got {byteorder!r}")
     if not isinstance(source, str):
         raise SchemaError(f"C source must be a str, got {type(source).__name__}")
-    pre, ast, unknown = _front_end(source, byteorder)
-    symbols = _SymbolTable(ast, unknown)
-    engine = _LayoutEngine(symbols, pre, packed=packed)
-    record = engine.layout(symbols.select(name), "")
-    if record.size == 0:
-        raise SchemaError(
-            f"C source: {record.label} has size 0 (all its members are zero-length "
-            "arrays): there are no bytes to read"
-        )
-    engine.check_static_asserts()
-    unions: set[str] = set()
-    enums: dict[str, dict[int, str]] = {}
-    bitfields: dict[str, Storage] = {}
-    dtype = _to_dtype(record, "", byteorder, unions, enums, None, bitfields)
+    dirs = tuple(os.fspath(d) for d in include_dirs)
+    pre, ast, unknown = _front_end(source, byteorder, dirs, bool(cpp))
+    with _locating(pre):
+        symbols = _SymbolTable(ast, unknown, pre.in_main)
+        engine = _LayoutEngine(symbols, pre, packed=packed)
+        record = engine.layout(symbols.select(name), "")
+        if record.size == 0:
+            raise SchemaError(
+                f"C source: {record.label} has size 0 (all its members are zero-length "
+                "arrays): there are no bytes to read"
+            )
+        engine.check_static_asserts()
+        unions: set[str] = set()
+        enums: dict[str, dict[int, str]] = {}
+        bitfields: dict[str, Storage] = {}
+        dtype = _to_dtype(record, "", byteorder, unions, enums, None, bitfields)
     return CLayout(dtype, frozenset(unions), enums, bitfields)

@@ -13,8 +13,16 @@ assertions and the records that can be chosen -- and answers ``name=``
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import contextvars
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from pycparser import c_ast, c_parser
@@ -131,18 +139,53 @@ def _guess_unknown_types(text: str) -> set[str]:
     return found
 
 
+# Messages name virtual lines (see _Preprocessor.where) through this: set while
+# one source is parsed and laid out, so that every "line N" names its file.
+_WHERE: contextvars.ContextVar[Callable[[int], str] | None] = contextvars.ContextVar(
+    "recview_c_where", default=None
+)
+
+
+@contextlib.contextmanager
+def _locating(pre: _Preprocessor) -> Iterator[None]:
+    """Messages raised inside name the file of each line, as ``pre`` read them;
+    an error that a dropped ``<system>`` include may explain says so."""
+    token = _WHERE.set(pre.where)
+    try:
+        yield
+    except SchemaError as err:
+        hint = pre.dropped_hint() if _MAY_BE_DROPPED.search(str(err)) else ""
+        if not hint:
+            raise
+        raise SchemaError(f"{err}{hint}", path=err.path, field=err.field) from err
+    finally:
+        _WHERE.reset(token)
+
+
+# errors that a declaration in an unread system header could have avoided
+_MAY_BE_DROPPED = re.compile(
+    r"unknown C type|unknown identifier|cannot parse|incomplete type|no struct, union or "
+    r"typedef named|no (?:struct|union|enum) named"
+)
+
+
+def _at(line: int) -> str:
+    where = _WHERE.get()
+    return where(line) if where is not None else f"line {line}"
+
+
 def _parse_error(err: Exception, parser: Any) -> SchemaError:
     text = str(err)
     m = re.match(r"(?P<file>[^:]*):(?P<line>\d+)(?::(?P<col>\d+))?: (?P<msg>.*)", text, re.DOTALL)
     if m is not None and m.group("file") == _SOURCE_FILE:
-        where = f"line {m.group('line')}"
+        where = _at(int(m.group("line")))
         if m.group("col"):
             where += f", column {m.group('col')}"
         message = m.group("msg")
     else:
         message = re.sub(r"^[^:]*:\s*", "", text)
         lineno = getattr(getattr(parser, "clex", None), "_lineno", None)
-        where = f"near line {lineno}" if isinstance(lineno, int) else "C source"
+        where = f"near {_at(lineno)}" if isinstance(lineno, int) else "C source"
     return SchemaError(
         f"{where}: cannot parse the C declarations ({message}); recview reads declarations "
         "of types (struct, union, enum, typedef), not arbitrary C code"
@@ -174,12 +217,91 @@ def _parse(text: str) -> tuple[Any, set[str]]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-@functools.lru_cache(maxsize=32)
-def _front_end(source: str, byteorder: str) -> tuple[_Preprocessor, Any, frozenset[str]]:
+_CPP_TIMEOUT = 60.0  # seconds for the system preprocessor
+
+
+def _system_preprocess(source: str, include_dirs: Sequence[str]) -> str:
+    """Run the system C preprocessor (``$CC -E``, else ``cc -E``) over the source.
+
+    Its line markers (``# 12 "/usr/include/time.h" 1 3``) stay in the output, so
+    that messages name the header a line came from and a record defined in the
+    main source is preferred over the system's own structs.
+    """
+    command = shlex.split(os.environ.get("CC") or "cc")
+    if not command or shutil.which(command[0]) is None:
+        raise SchemaError(
+            f"cpp=True runs the system C preprocessor, but {command[0] if command else 'cc'!r} "
+            "is not on PATH (install a C compiler, or set CC)"
+        )
+    argv = [*command, "-E", "-x", "c"]
+    for directory in include_dirs:
+        argv += ["-I", directory]
+    try:
+        done = subprocess.run(
+            [*argv, "-"],
+            input=source,
+            capture_output=True,
+            text=True,
+            timeout=_CPP_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as err:
+        raise SchemaError(
+            f"the system preprocessor ({shlex.join(argv)}) ran over {_CPP_TIMEOUT:g} s"
+        ) from err
+    except OSError as err:
+        raise SchemaError(f"cannot run the system preprocessor {command[0]!r}: {err}") from err
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        detail = "; ".join(line.replace("<stdin>:", "line ") for line in lines[:3])
+        raise SchemaError(
+            f"the system preprocessor ({shlex.join(argv)}) failed (exit {done.returncode}): "
+            f"{detail or 'no message'}"
+        )
+    return done.stdout
+
+
+_CACHE_SIZE = 32
+_cache: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _stamps(paths: Sequence[str]) -> tuple[tuple[int, int] | None, ...]:
+    """What the cache compares: each file's modification time and size."""
+    return tuple(_stamp(path) for path in paths)
+
+
+def _front_end(
+    source: str, byteorder: str, include_dirs: tuple[str, ...] = (), cpp: bool = False
+) -> tuple[_Preprocessor, Any, frozenset[str]]:
     """Preprocess and parse once per source text: picking several records from one
-    header (or the same schema again) reuses the tree, which is never mutated."""
-    pre = _Preprocessor(byteorder)
-    ast, unknown = _parse(pre.run(source))
+    header (or the same schema again) reuses the tree, which is never mutated.
+    An entry is used again only while the files it read are unchanged."""
+    key = (source, byteorder, include_dirs, cpp)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+    if hit is not None and _stamps(hit[0].files) == hit[3]:
+        return hit[0], hit[1], hit[2]
+    pre = _Preprocessor(byteorder, include_dirs)
+    text = _system_preprocess(source, include_dirs) if cpp else source
+    with _locating(pre):
+        ast, unknown = _parse(pre.run(text))
+    entry = (pre, ast, frozenset(unknown), _stamps(pre.files))
+    with _cache_lock:
+        _cache[key] = entry
+        _cache.move_to_end(key)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
     return pre, ast, frozenset(unknown)
 
 
@@ -187,8 +309,8 @@ def _front_end(source: str, byteorder: str) -> tuple[_Preprocessor, Any, frozens
 
 
 def _where(path: str, line: int | None) -> str:
-    at = f" (line {line})" if line else ""
-    return f"field {path!r}{at}" if path else (f"line {line}" if line else "C source")
+    at = f" ({_at(line)})" if line else ""
+    return f"field {path!r}{at}" if path else (_at(line) if line else "C source")
 
 
 def _join(path: str, name: str) -> str:
@@ -212,8 +334,11 @@ class _SymbolTable:
     never mutated.
     """
 
-    def __init__(self, ast: Any, unknown: frozenset[str]) -> None:
-        self.unknown = unknown  # placeholder type names (see _guess_unknown_types)
+    def __init__(
+        self, ast: Any, unknown: frozenset[str], in_main: Callable[[int], bool] | None = None
+    ) -> None:
+        self.unknown = unknown
+        self._in_main = in_main  # whether a line is in the main source, not an #include  # placeholder type names (see _guess_unknown_types)
         self.typedefs: dict[str, Any] = {}
         self.tags: dict[tuple[str, str], list[Any]] = {}  # ("struct", "foo") -> definitions
         self.tag_attrs: dict[int, list[Any]] = {}  # id(tag node) -> attributes written after it
@@ -281,22 +406,28 @@ class _SymbolTable:
         for seen, names in self.candidates:
             if seen is node and names:
                 return names[0]
-        return f"anonymous {kind} at line {_line(node)}"
+        return f"anonymous {kind} at {_at(_line(node))}"
 
     def select(self, name: str | None) -> Any:
         """The struct/union definition that ``name`` designates."""
         if name is None:
-            if len(self.candidates) == 1:
-                return self.candidates[0][0]
-            if not self.candidates:
+            # the record of a header is one it defines itself: the structs of the
+            # files it includes are its building blocks
+            in_main = self._in_main
+            candidates = [
+                c for c in self.candidates if in_main is None or in_main(_line(c[0]))
+            ] or self.candidates
+            if len(candidates) == 1:
+                return candidates[0][0]
+            if not candidates:
                 raise SchemaError("C source: no struct or union definition found")
             listed = ", ".join(
-                f"{names[0] if names else 'anonymous'} (line {_line(node)})"
-                for node, names in self.candidates
+                f"{names[0] if names else 'anonymous'} ({_at(_line(node))})"
+                for node, names in candidates
             )
             raise SchemaError(
-                f"line {_line(self.candidates[1][0])}: the C source defines "
-                f"{len(self.candidates)} structs/unions: {listed}; pass name= to pick one"
+                f"{_at(_line(candidates[1][0]))}: the C source defines "
+                f"{len(candidates)} structs/unions: {listed}; pass name= to pick one"
             )
         text = " ".join(name.split())
         kind_m = re.fullmatch(r"(struct|union) (\w+)", text)
@@ -322,7 +453,7 @@ class _SymbolTable:
                 found[id(defn)] = defn
             elif not found:
                 raise SchemaError(
-                    f"line {_line(typedef)}: typedef {text!r} is not a struct or union, "
+                    f"{_at(_line(typedef))}: typedef {text!r} is not a struct or union, "
                     "so it cannot describe a record"
                 )
         if len(found) > 1:
@@ -352,7 +483,10 @@ class _SymbolTable:
                 field=path or None,
             )
         if len(defs) > 1:
-            lines = " and ".join(str(_line(d)) for d in defs)
-            raise SchemaError(f"line {_line(defs[1])}: {kind} {tag!r} is defined twice "
-                              f"(lines {lines})")  # fmt: skip
+            ats = [_at(_line(d)) for d in defs]
+            lines = " and ".join(ats)
+            if not any(" of " in at for at in ats):
+                lines = "lines " + " and ".join(at.removeprefix("line ") for at in ats)
+            raise SchemaError(f"{_at(_line(defs[1]))}: {kind} {tag!r} is defined twice "
+                              f"({lines})")  # fmt: skip
         return defs[0]

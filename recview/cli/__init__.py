@@ -231,6 +231,21 @@ def _build_parser() -> argparse.ArgumentParser:
         "--packed", action="store_true", help="lay out C header structs without padding"
     )
     add_source_options(cast(argparse.ArgumentParser, reading))  # a group has add_argument too
+    reading.add_argument(
+        "-I",
+        dest="include_dirs",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="where a C header's #include files are looked for (after its own "
+        "directory); repeatable",
+    )
+    reading.add_argument(
+        "--cpp",
+        action="store_true",
+        help="run the system C preprocessor (cc -E) over a C header first, so that "
+        "its <system> includes are read",
+    )
     add_frames_options(data)  # its own group
 
     rows_fmt = argparse.ArgumentParser(add_help=False)

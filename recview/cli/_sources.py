@@ -411,7 +411,13 @@ def schema_of(args: argparse.Namespace) -> tuple[Schema, str]:
             cached = _npy_schema(args)
         else:
             byteorder = {"little": "<", "big": ">", "native": "="}[args.byteorder]
-            cached = load_schema(args.schema, byteorder=byteorder, packed=args.packed)
+            cached = load_schema(
+                args.schema,
+                byteorder=byteorder,
+                packed=args.packed,
+                include_dirs=getattr(args, "include_dirs", None) or (),
+                cpp=getattr(args, "cpp", False),
+            )
         args._schema = cached
     return cached
 

@@ -14,7 +14,7 @@ import importlib.util
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from recview.cli._common import cut
@@ -26,14 +26,27 @@ _DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
 _C_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".c", ".cc", ".cpp")
 
 
-def _from_c(path: str, name: str | None, byteorder: str, packed: bool) -> Schema:
+def _from_c(
+    path: str,
+    name: str | None,
+    byteorder: str,
+    packed: bool,
+    include_dirs: Sequence[str] = (),
+    cpp: bool = False,
+) -> Schema:
     with open(path, encoding="utf-8", errors="replace") as fh:
         text = fh.read()
+    # as cc does: a header's quoted includes are looked for beside it first
+    dirs = [os.path.dirname(path) or os.curdir, *include_dirs]
     try:
-        return Schema.from_c(text, name, byteorder=byteorder, packed=packed)
+        return Schema.from_c(
+            text, name, byteorder=byteorder, packed=packed, include_dirs=dirs, cpp=cpp
+        )
     except SchemaError as err:
-        # The library's hints name its keyword (name=...): say the option.
+        # The library's hints name its keywords (name=..., cpp=True): say the options.
         message = str(err).replace("pass name= to pick one", f"pick one with --schema {path}:NAME")
+        message = message.replace("pass cpp=True", "pass --cpp")
+        message = message.replace("pass include_dirs=[DIR]", "pass -I DIR")
         message = re.sub(r"pass name='([^']*)'", rf"use --schema '{path}:\1'", message)
         message = re.sub(r" or name='([^']*)'", rf" or '{path}:\1'", message)
         raise SchemaError(f"{path}: {message}", path=path, field=err.field) from err
@@ -109,7 +122,14 @@ def _inline_schema(text: str) -> tuple[Schema, str]:
     return Schema.from_dtype(literal), "numpy dtype"
 
 
-def load_schema(spec: str, *, byteorder: str = "<", packed: bool = False) -> tuple[Schema, str]:
+def load_schema(
+    spec: str,
+    *,
+    byteorder: str = "<",
+    packed: bool = False,
+    include_dirs: Sequence[str] = (),
+    cpp: bool = False,
+) -> tuple[Schema, str]:
     """Build a schema from a command-line ``--schema`` spec.
 
     Parameters
@@ -126,6 +146,11 @@ def load_schema(spec: str, *, byteorder: str = "<", packed: bool = False) -> tup
         Byte order for C headers.
     packed : bool
         Lay out C structs without alignment padding.
+    include_dirs : sequence of str
+        Where a C header's ``#include`` files are looked for, after the
+        header's own directory (``-I DIR``).
+    cpp : bool
+        Run the system C preprocessor over a C header first (``--cpp``).
 
     Returns
     -------
@@ -175,10 +200,12 @@ def load_schema(spec: str, *, byteorder: str = "<", packed: bool = False) -> tup
             except SchemaError as err:
                 raise SchemaError(f"--schema {text}: {err}", field=err.field) from err
         if os.path.isfile(left) or left.lower().endswith(_C_SUFFIXES):
-            return _from_c(left, right or None, byteorder, packed), f"{text} (C header)"
+            schema = _from_c(left, right or None, byteorder, packed, include_dirs, cpp)
+            return schema, f"{text} (C header)"
     if os.path.isfile(text):
         if text.lower().endswith(_C_SUFFIXES):
-            return _from_c(text, None, byteorder, packed), f"{text} (C header)"
+            schema = _from_c(text, None, byteorder, packed, include_dirs, cpp)
+            return schema, f"{text} (C header)"
         if text.endswith(".py"):
             raise SchemaError(f"--schema {text}: name the object too, as {text}:Name")
         with open(text, encoding="utf-8", errors="replace") as fh:

@@ -5,6 +5,8 @@ static assertions, and the cached front end.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -101,8 +103,10 @@ def test_byte_order_macros_follow_the_byteorder_argument(byteorder: str, first: 
     )
 
 
-def test_real_header_noise_is_handled() -> None:
-    dt = parse_c(REAL_HEADER).dtype
+def test_real_header_noise_is_handled(tmp_path: Path) -> None:
+    # its "config.h" is read from include_dirs (a quoted include not found is an error)
+    (tmp_path / "config.h").write_text("#ifndef CONFIG_H\n#define CONFIG_H 1\n#endif\n")
+    dt = parse_c(REAL_HEADER, include_dirs=[tmp_path]).dtype
     assert dt.names == ("ts", "name", "slots", "pad", "flags")
     assert dt["slots"].shape == (5, 3)
     assert dt["pad"].shape == (3,)
