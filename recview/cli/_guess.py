@@ -3,19 +3,23 @@
 Given the first megabytes of a file of
 fixed-size records, it finds
 
-1. the record size, from byte periodicity: for every candidate lag ``p`` the
-   fraction of bytes equal to the byte ``p`` positions later, minus what equal
-   bytes would give by chance (``sum(freq**2)``). Records of size ``p`` repeat
-   their constant bytes, exponent bytes, high bytes of counters and text
-   columns at lag ``p`` (and at its multiples, which are then folded back to
-   the smallest divisor scoring nearly as well);
-2. the header size, from the byte columns that are constant over the body of
-   the file: the header is the leading run of bytes breaking that pattern,
-   rounded up so that the rest of the file is whole records;
-3. a type for each column of bytes in the record: ``counter`` (a monotonic
+1. the record size: lags whose bytes repeat (the fraction of bytes equal to
+   the byte ``p`` positions later, beyond chance) give candidates; each
+   candidate and its divisors are scored by how much of the bytes' entropy
+   the position in a ``p``-byte record explains on records it did not learn
+   from, and a multiple is folded back to its divisor when it explains
+   nearly as much or adds the same in every copy of the divisor (a slow
+   pattern inside a field, not a larger record). Below :data:`MIN_SCORE`
+   nothing is convincing, and that is an error, not a schema;
+2. the header size: the leading rows that break the byte columns the body
+   keeps constant (in two columns or more, and also those the next records
+   keep constant, so that a drifting field is no header), rounded so that
+   the rest of the file is whole records;
+3. a type for each column of bytes: ``counter`` (a monotonic
    integer), ``float`` (f8 or f4 with plausible magnitudes), ``text``
-   (printable ASCII padded with NULs), ``constant``, ``int`` (small integers:
-   a varying low byte, constant high bytes) or raw ``bytes``, each in little-
+   (printable ASCII padded with NULs, one field per NUL-padded string),
+   ``constant``, ``int`` (small integers: the widest width whose upper half
+   is sign extension) or raw ``bytes``, each in little-
    or big-endian byte order, whichever the file's floats and counters favour.
 
 The result is a starting point for a schema, not a proof: a human confirms it
@@ -161,23 +165,88 @@ def _period_scores(data: _U8, max_itemsize: int) -> tuple[npt.NDArray[np.float64
     return scores, float(np.dot(freq, freq))
 
 
+def _structure(data: _U8, start: int, lags: Sequence[int]) -> dict[int, float]:
+    """See :func:`_column_gains`: the share of the entropy explained per lag."""
+    return {p: share for p, (share, _) in _column_gains(data, start, lags).items()}
+
+
+def _column_gains(
+    data: _U8, start: int, lags: Sequence[int]
+) -> dict[int, tuple[float, npt.NDArray[np.float64]]]:
+    """For each lag ``p``: how much of the bytes' entropy the byte's position in
+    a ``p``-byte record explains, on bytes it has not seen (0: none, 1: all).
+
+    The sample from ``start`` is cut into rows of ``p`` bytes; each column's
+    byte distribution is learnt from the even rows and scored on the odd ones
+    (cross-entropy, add-1/2 smoothing), against one distribution for all
+    columns. At the true record size each column has its own distribution
+    (exponent bytes, zero high bytes, text); at a multiple the columns repeat
+    and each has fewer rows to learn from, so it explains less; at other
+    sizes the columns mix.
+    """
+    out: dict[int, tuple[float, npt.NDArray[np.float64]]] = {}
+    avail = len(data) - start
+    for p in lags:
+        nrows = min(_TYPING_ROWS, avail // p) // 2 * 2
+        if nrows < 8:
+            out[p] = (0.0, np.zeros(p))
+            continue
+        block = data[start : start + nrows * p].reshape(nrows // 2, 2, p).astype(np.int64)
+        cols = 256 * np.arange(p)
+        train = np.bincount((block[:, 0] + cols).ravel(), minlength=256 * p).reshape(p, 256)
+        test = np.bincount((block[:, 1] + cols).ravel(), minlength=256 * p).reshape(p, 256)
+        half = nrows // 2
+        q_col = np.log2((train + 0.5) / (half + 128.0))
+        h_col = -(test * q_col).sum(axis=1) / half
+        pooled = train.sum(axis=0)
+        q_glob = np.log2((pooled + 0.5) / (pooled.sum() + 128.0))
+        h_glob = float(-(test.sum(axis=0) * q_glob).sum() / (half * p))
+        gains = h_glob - h_col
+        share = max(float(np.mean(gains)) / h_glob, 0.0) if h_glob > 0 else 0.0
+        out[p] = (share, gains)
+    return out
+
+
+#: Scores below this are no convincing record structure (an ELF binary, text,
+#: compressed data score below 0.05; arrays of one random float above 0.1).
+MIN_SCORE = 0.06
+
+
 def _choose_itemsize(
-    scores: npt.NDArray[np.float64], chance: float
+    data: _U8, scores: npt.NDArray[np.float64], chance: float
 ) -> tuple[int, float, list[tuple[int, float]]]:
+    """The record size: among the lags whose bytes repeat best (and all their
+    divisors), the one whose byte columns explain the most, folded back to
+    its smallest divisor that explains nearly as much. Its score is what it
+    explains beyond its neighbours ``p - 1`` and ``p + 1``, which share no
+    period with it."""
     excess = scores - chance
     excess[0] = -np.inf
-    best = int(np.argmax(excess))
-    # A record of size p repeats at 2p, 3p...: fold back to the smallest divisor
-    # that explains nearly as much (multiples score a little lower or equal,
-    # as counters drift more over two records than over one).
-    for d in range(1, best):
-        if best % d == 0 and excess[d] >= 0.9 * excess[best]:
+    top = [int(p) for p in np.argsort(-excess[1:], kind="stable")[:16] + 1]
+    cands = sorted({d for p in top for d in range(1, p + 1) if p % d == 0})
+    # skip the first bytes when there is room: a header there only adds noise
+    start = min(len(data) // 16, max(0, len(data) - 64 * max(cands)))
+    gains = _column_gains(data, start, cands)
+    explained = {p: share for p, (share, _) in gains.items()}
+    best = max(cands, key=lambda p: (explained[p], -p))
+    for d in cands:
+        if d >= best or best % d or explained[d] < 0.25 * explained[best]:
+            continue
+        # What a multiple explains beyond its divisor: the same in every copy
+        # of the divisor's columns means a slow pattern inside the fields (a
+        # ramp of 0.001 steps repeats its low bytes every 125 values), not
+        # records of the larger size, whose copies differ (other fields).
+        extra = (gains[best][1] - np.tile(gains[d][1], best // d)).reshape(best // d, d)
+        spread = float(np.mean(np.abs(extra - extra.mean(axis=0))))
+        uniform = spread < 0.3 * (float(np.mean(np.abs(extra))) + 1e-9)
+        if explained[d] >= 0.97 * explained[best] or uniform:
             best = d
             break
-    norm = max(1.0 - chance, 1e-12)
-    order = np.argsort(-excess[1:], kind="stable")[:5] + 1
-    cands = [(int(p), float(max(excess[p], 0.0) / norm)) for p in order]
-    return best, float(max(excess[best], 0.0) / norm), cands
+    near = [q for q in (best - 1, best + 1) if q >= 1]
+    floor = max(_structure(data, start, near).values(), default=0.0)
+    order = sorted(cands, key=lambda p: (-explained[p], p))[:5]
+    listed = [(p, max(explained[p] - floor, 0.0)) for p in order]
+    return best, max(explained[best] - floor, 0.0), listed
 
 
 # --------------------------------------------------------------------------
@@ -188,38 +257,41 @@ def _header_nbytes(data: _U8, itemsize: int, total_nbytes: int | None) -> int:
     """Where the records start, as a whole number of records after the phase.
 
     Records are assumed to run to the end of the file, which fixes the phase
-    of the record boundaries (``total_nbytes % itemsize``). Starting from that
-    phase, the header is the leading rows that break the byte columns the
-    next rows keep constant (a row fits when at most one in eight of those
-    constant columns differs). Comparing each row only with the rows right
-    after it keeps a slow drift (a price crossing a power of two changes an
-    exponent byte) from reading as a header.
+    of the record boundaries (``total_nbytes % itemsize``). The byte columns
+    that the second half of the sample keeps constant are the records'
+    signature (exponent bytes, zero high bytes, padding); the header is the
+    leading rows that break it in two columns or more. One broken column is
+    drift, not a header (a clock or a price starting below a power of two
+    changes its exponent byte early on).
     """
     p = itemsize
     phase = 0 if total_nbytes is None else total_nbytes % p
     nrows = (len(data) - phase) // p
-    if nrows < 2:
+    if nrows < 16:
         return phase
     rows = data[phase : phase + nrows * p].reshape(nrows, p)
-    window = min(32, max(2, nrows // 4))
-
-    def constant_after(k: int) -> npt.NDArray[np.bool_]:
-        after = rows[k + 1 : k + 1 + window]
-        out: npt.NDArray[np.bool_] = np.all(after == after[0], axis=0)
-        return out
-
-    # How many columns a clean block of records keeps constant; a block that
-    # still holds header rows keeps far fewer.
-    typical = int(np.count_nonzero(constant_after(nrows // 2)))
-    if typical == 0:
+    body = rows[nrows // 2 :]
+    constant = np.all(body == body[0], axis=0)
+    if np.count_nonzero(constant) < 2:
         return phase
-    for k in range(min(nrows - window - 1, max(1, (1 << 20) // p))):
-        constant = constant_after(k)
-        kept = int(np.count_nonzero(constant))
-        misfits = int(np.count_nonzero(constant & (rows[k] != rows[k + 1])))
-        if 4 * kept >= 3 * typical and misfits <= kept // 8:
-            return phase + k * p
-    return phase
+    signature = body[0][constant]
+    limit = min(nrows // 8, max(1, (1 << 20) // p))
+    broken = np.count_nonzero(rows[:limit][:, constant] != signature, axis=1)
+    k = 0
+    while k < limit and broken[k] >= 2:
+        k += 1
+    if k == 0 or k >= limit:
+        return phase
+    # Header rows also break the columns that the records right after them
+    # keep constant; rows of a drifting field do not (it varies there too).
+    after = rows[k : k + 32]
+    local = np.all(after == after[0], axis=0)
+    if np.any(np.count_nonzero(local & (rows[:k] != after[0]), axis=1) < 2):
+        return phase
+    # a header's zero padding: all-zero rows that still break the signature
+    while k < limit and broken[k] >= 1 and not np.any(rows[k]):
+        k += 1
+    return phase + k * p
 
 
 # --------------------------------------------------------------------------
@@ -258,6 +330,10 @@ class _Columns:
         self.texty = np.all(printable | (rows == 0), axis=0) & np.any(printable, axis=0)
         alpha = ((rows | 0x20) >= ord("a")) & ((rows | 0x20) <= ord("z"))
         self.alpha = np.all(alpha, axis=0)
+        # A NUL followed by a non-NUL byte in one record: a new char field
+        # starts there (inside one NUL-padded string only NULs follow a NUL).
+        self.starts_text = np.zeros(self.width, dtype=bool)
+        self.starts_text[1:] = np.any((rows[:, :-1] == 0) & (rows[:, 1:] != 0), axis=0)
 
     def varying(self, j: int) -> bool:
         return not bool(self.const[j])
@@ -268,12 +344,17 @@ class _Columns:
         # Inside a float the varying bytes are the top ones (exponent and
         # high mantissa), constant low mantissa bytes below them: a constant
         # byte between two varying ones means two smaller fields.
+        # The exponent bytes may be constant too (epoch seconds, prices in one
+        # octave): the magnitudes below decide, as a small integer or a
+        # counter read as a float is a denormal or a huge number.
         var = [self.varying(k) for k in range(j, j + w)]
         if order == ">":
             var.reverse()
         first = var.index(True)
         last = w - 1 - var[::-1].index(True)
-        if not all(var[first : last + 1]) or last < w - 2:
+        if not all(var[first : last + 1]):
+            return False
+        if w == 8 and self._small_int_below(j, order):
             return False
         values = _column_floats(self.rows, j, w, order)
         if not np.all(np.isfinite(values)):
@@ -282,7 +363,8 @@ class _Columns:
         if len(mags) < max(1, len(values) // 2):
             return False
         lo, hi = float(mags.min()), float(mags.max())
-        if not (lo >= 1e-30 and hi <= 1e30 and hi / lo <= 1e10):
+        # (1e15 keeps int32 epoch seconds, 0x65......, from reading as 4e22)
+        if not (lo >= 1e-15 and hi <= 1e15 and hi / lo <= 1e10):
             return False
         # Two adjacent f4 also read as a plausible f8 (the first one's
         # exponent lands in the f8's exponent); the low half of a real f8 is
@@ -290,6 +372,25 @@ class _Columns:
         return w != 8 or not (
             self.plausible_float(j, 4, order) and self.plausible_float(j + 4, 4, order)
         )
+
+    def _small_int_below(self, j: int, order: str) -> bool:
+        """Whether the low half of the 8 bytes at ``j`` is a small integer of its
+        own (a varying low byte under a zero or sign-extension byte): then they
+        are an int32 and a float32 (or two int16...), not one float64, whose low
+        half is low mantissa bits."""
+        lo_byte, top_byte = (j, j + 3) if order == "<" else (j + 7, j + 4)
+        if self.varying(lo_byte) and self.extension(top_byte)[0]:
+            return True
+        if len(self.rows) < 1024:
+            return False
+        # int16 pairs: a low byte spread over all values under a high byte
+        # confined to a range (a float64's low mantissa bytes are all spread)
+        for low, high in ((0, 1), (2, 3)) if order == "<" else ((7, 6), (5, 4)):
+            lo_n = len(np.unique(self.rows[:, j + low]))
+            hi_n = len(np.unique(self.rows[:, j + high]))
+            if lo_n >= 224 and self.varying(j + high) and hi_n <= 160:
+                return True
+        return False
 
     def counter(self, j: int, w: int, order: str) -> bool:
         if j + w > self.width:
@@ -326,7 +427,8 @@ class _Columns:
             end = k
             while end < self.width and self.zero[end]:
                 end += 1
-            return end - j
+            cut = next((m for m in range(j + 1, end) if self.starts_text[m]), end)
+            return cut - j
         return 0
 
     def extension(self, k: int) -> tuple[bool, bool]:
@@ -339,45 +441,50 @@ class _Columns:
     def int_field(self, j: int, order: str) -> tuple[int, bool]:
         """Width and signedness of a small integer at ``j``; width 0 if none.
 
-        A small integer's least significant byte varies while its most
-        significant byte is zero or sign extension (0x00/0xFF): the smallest
-        aligned width where that holds wins. Otherwise the run of varying
-        bytes is rounded up to a power of two.
+        The widest aligned width wins whose upper half is only the sign
+        extension of the lower half (zero bytes for unsigned values, copies of
+        the sign for signed ones) while the least significant byte varies: a
+        small ``int64`` is one field, not ``int32 + int16 + int16``. Otherwise
+        the run of varying bytes is rounded up to a power of two.
         """
-        lo_of = (lambda w: j) if order == "<" else (lambda w: j + w - 1)
-        hi_of = (lambda w: j + w - 1) if order == "<" else (lambda w: j)
-        for w in (2, 4, 8):
-            if j % w or j + w > self.width or not self.varying(lo_of(w)):
+        for w in (8, 4, 2):
+            if j % w or j + w > self.width:
                 continue
-            ext, signed = self.extension(hi_of(w))
-            if not ext:
+            lo = j if order == "<" else j + w - 1
+            if not self.varying(lo):
                 continue
-            # big-endian: zero/sign bytes first, then only varying bytes
             if (
                 order == ">"
-                and not all(self.varying(k) for k in range(j + 1, j + w))
-                and not all(self.extension(k)[0] for k in range(j, j + w - 1))
-            ):
-                continue
-            # widen an unsigned little-endian integer over zero bytes above it
-            while (
-                order == "<"
-                and not signed
-                and w < 8
+                and self.varying(j)
+                and self.extension(j)[1]
                 and j % (2 * w) == 0
                 and j + 2 * w <= self.width
-                and all(self.zero[j + w : j + 2 * w])
+                and any(self.varying(k) for k in range(j + w, j + 2 * w))
             ):
-                w *= 2
-            return w, signed
+                continue  # big-endian: the sign-extended high half of a wider integer
+            block = np.ascontiguousarray(self.rows[:, j : j + w])
+            signed = block.view(np.dtype(f"{order}i{w}")).ravel()
+            half = 1 << (4 * w - 1)
+            if np.all(signed >= 0):
+                unsigned = block.view(np.dtype(f"{order}u{w}")).ravel()
+                if int(unsigned.max()) < 2 * half:
+                    return w, False
+            elif int(signed.min()) >= -half and int(signed.max()) < half:
+                return w, True
         if not self.varying(j):
             return 0, False
         run = 1
         while j + run < self.width and run < 8 and self.varying(j + run):
             run += 1
+            # the top byte of a little-endian integer is often only sign
+            # extension (0x00/0xFF): the next byte starts another field
+            if order == "<" and self.extension(j + run - 1)[0]:
+                break
         w = 1
         while w < run:
             w *= 2
+        while j % w:  # fields are aligned to their size in numpy's dumps
+            w //= 2
         if j + w > self.width:
             return 1, False
         return w, w > 1 and self._signed(j, w, order)
@@ -427,13 +534,17 @@ def _fields(rows: _U8) -> list[GuessedField]:
         if f8:
             j = add("float", j, f"{f8}f8")
             continue
+        # a float32 ramp is monotonic too, but a counter read as a float32 is
+        # a denormal (top byte zero) or beyond 1e15: a plausible one is a
+        # float, unless it is the low half of a 64-bit counter
+        wide = next((o for o in orders if cols.counter(j, 8, o)), None)
+        if f4 and wide is None:
+            j = add("float", j, f"{f4}f4")
+            continue
         found = next(((w, o) for w in (8, 4, 2) for o in orders if cols.counter(j, w, o)), None)
         if found is not None:
             w, o = found
             j = add("counter", j, f"{o}u{w}")
-            continue
-        if f4:
-            j = add("float", j, f"{f4}f4")
             continue
         w, signed = cols.int_field(j, order)
         if w:
@@ -510,11 +621,12 @@ def guess_bytes(
     if len(arr) < 16:
         raise LayoutError(f"only {len(arr)} bytes: too few to guess a record layout")
     scores, chance = _period_scores(arr, max_itemsize)
-    itemsize, score, cands = _choose_itemsize(scores, chance)
-    if score < 0.02:
+    itemsize, score, cands = _choose_itemsize(arr, scores, chance)
+    if score < MIN_SCORE:
         raise LayoutError(
-            f"no periodic structure in the first {len(arr):,} bytes (best record size"
-            f" {itemsize} scores {score:.3f}): random or compressed data?"
+            f"no periodic structure convincing enough in the first {len(arr):,} bytes (the best"
+            f" record size, {itemsize} bytes, scores {score:.3f}; files of fixed-size records"
+            f" score {MIN_SCORE} or more): not a dump of fixed-size records, or compressed?"
         )
     header = _header_nbytes(arr, itemsize, total)
     records = (total - header) // itemsize
