@@ -45,7 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-from recview.pool import DEFAULT_BUFFER_SIZE, BufferPool, stream
+from recview.pool import DEFAULT_BUFFER_SIZE, BufferPool
+from recview.streams import stream
 
 RECORD = np.dtype([("ts", "<u8"), ("price", "<f8"), ("qty", "<u4"), ("side", "u1"), ("pad", "V3")])
 MIB = 1 << 20

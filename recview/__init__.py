@@ -1,21 +1,30 @@
 """recview: zero-copy numpy views over fixed-width binary record files.
 
 This file pulls together the friendly public API, by re-exporting names from
-the modules that own them. The layout (imports point one way)::
+the modules that own them. The layout, lowest layer first (a module imports
+only from its own layer and the ones above it in this list; see
+``tests/unit/test_layout.py``)::
 
-    errors.py    RecviewError tree (a leaf)
-    schema.py    Schema, Record, type atoms -> one numpy structured dtype
-                 (_construct.py, _cdecl.py: construct and C declarations)
-    view.py      open(), View: zero-copy views over mapped files
-                 (_mapping.py: mmap, madvise, the native SIGBUS guard)
-    pool.py      BufferPool, stream(): pipes, sockets, compressed files
-    frames.py    open_frames(), Frames: variable-size framed records, indexed once
-                 (_frames.c: the index pass; formats.py: pcap, Fortran presets)
-    cli/         the ``recview`` command; interop.py (pandas, Arrow, Parquet),
-                 sql.py (DuckDB, Arrow streams, Polars) and dask.py on top,
-                 importing their extras lazily. ``rv.sql`` is the function
-                 recview.sql.sql: import the module's other names from it
-                 (``from recview.sql import to_polars``)
+    errors.py      RecviewError tree (a leaf); _extras.py: optional imports + hints
+    _bits.py       bitfield storage units and extraction
+    pool.py        BufferPool: reusable read buffers, reused only when unviewed
+    schema.py      Schema, Record, type atoms, fields() -> one structured dtype
+                   (_c/: C declarations, with #include and cc -E; _construct.py:
+                   construct; _npy.py: .npy headers; formats.py: presets)
+    view.py        open(), View: zero-copy views over mapped files, or pread copies
+                   (_mapping.py: mmap, madvise, the native SIGBUS guard;
+                   _readers.py: the mapped and pread readers; _region.py,
+                   remote.py, _remote_view.py: fsspec URLs)
+    streams.py     stream(): pipes, sockets, decompressors into pooled buffers
+                   (compressed.py: .gz/.bz2/.xz/.zst readers, COMPRESSED_SUFFIXES)
+    frames.py      open_frames(), Frames: variable-size framed records, indexed once
+                   (_frames.c: the index pass)
+    interop.py     pandas, Arrow, Parquet; sql.py: DuckDB, Arrow streams, Polars;
+                   dask.py; testing.py: schema strategies and helpers
+    cli/           the ``recview`` command (parser and main in cli/__init__.py)
+
+``rv.sql`` is the function recview.sql.sql: import the module's other names
+from it (``from recview.sql import to_polars``).
 """
 
 from recview import formats as formats
@@ -30,7 +39,7 @@ from recview.errors import (
 )
 from recview.frames import Frames as Frames, open_frames as open_frames
 from recview.interop import to_parquet as to_parquet
-from recview.pool import BufferPool as BufferPool, stream as stream
+from recview.pool import BufferPool as BufferPool
 from recview.schema import (
     FieldInfo as FieldInfo,
     Record as Record,
@@ -84,6 +93,7 @@ from recview.schema import (
     u64le as u64le,
 )
 from recview.sql import sql as sql
+from recview.streams import stream as stream
 from recview.view import View as View, open as open
 
 __version__ = "0.1.0"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["require"]
+__all__ = ["optional", "require"]
 
 # What to ``pip install`` for a top-level module, when the names differ.
 _PIP_NAMES = {
@@ -64,3 +64,21 @@ def require(module: str, *, extra: str, purpose: str | None = None) -> ModuleTyp
             f"pip install 'recview[{extra}]'",
             name=top,
         ) from err
+
+
+def optional(module: str) -> ModuleType | None:
+    """Import an optional module that only improves something, or ``None``.
+
+    For extras whose absence changes nothing but comfort (a ``tqdm``
+    progress bar instead of recview's own): no hint is due.
+
+    Examples
+    --------
+    >>> from recview._extras import optional
+    >>> optional("json").__name__, optional("no_such_module_xyz")
+    ('json', None)
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None

@@ -4,7 +4,7 @@ This module owns :class:`Schema` (immutable, hashable, picklable), the
 declarative :class:`Record` base class and its type atoms (``u64``, ``f32be``,
 ``bytes_(n)``, ``pad(n)``, ``array(t, n)``...), and the conversions from and to
 numpy dtypes, ``construct`` structs, C declarations (via the private
-:mod:`recview._cdecl`) and a stable JSON form. It knows nothing about files.
+:mod:`recview._c`) and a stable JSON form. It knows nothing about files.
 
 The JSON form (``version`` 1) is::
 

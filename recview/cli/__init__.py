@@ -20,7 +20,7 @@ never each other; this module imports the commands)::
     _hexdump.py   hex and ASCII columns, a record's fields as rows (inspect, dump)
 
 The work on the records themselves is done by :mod:`recview.view` (files,
-memory-mapped), :mod:`recview.pool` (standard input and compressed files) and
+memory-mapped), :mod:`recview.streams` (standard input and compressed files) and
 :mod:`recview.interop` (Parquet).
 
 Subcommands::

@@ -13,12 +13,13 @@ those are missing the figures are ``None`` and printed as ``n/a``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
+
+from recview._extras import optional
 
 if sys.platform != "win32":  # resource is POSIX-only
     import resource
@@ -408,19 +409,17 @@ def make_progress(
         enabled = bool(isatty and isatty())
     if not enabled:
         return _NullProgress()
-    if prefer_tqdm:
-        with contextlib.suppress(ImportError):
-            from tqdm import tqdm
-
-            bar: Progress = tqdm(
-                total=total,
-                desc=desc,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                file=out,
-                leave=False,
-                dynamic_ncols=True,
-            )
-            return bar
+    tqdm_module = optional("tqdm") if prefer_tqdm else None
+    if tqdm_module is not None:
+        bar: Progress = tqdm_module.tqdm(
+            total=total,
+            desc=desc,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=out,
+            leave=False,
+            dynamic_ncols=True,
+        )
+        return bar
     return _SimpleProgress(total, desc, out, interval=0.1)

@@ -30,11 +30,12 @@ from recview._npy import npy_layout
 from recview.cli._common import BATCH_NBYTES, NDArray, UsageError
 from recview.cli._progress import Meter, Progress, RunFigures, make_progress
 from recview.cli._spec import load_schema
+from recview.compressed import COMPRESSED_SUFFIXES, decompressing, open_compressed
 from recview.errors import LayoutError, RecviewError, TruncatedError
 from recview.frames import Frames, open_frames
-from recview.pool import COMPRESSED_SUFFIXES, decompressing, open_compressed, stream
 from recview.remote import RemoteSource, is_url, remote_npy_layout
 from recview.schema import Schema
+from recview.streams import stream
 
 
 class CountingReader:
@@ -282,7 +283,7 @@ class Source:
 def _open_compressed_url(url: str, storage_options: dict[str, Any] | None) -> IO[bytes]:
     """A compressed object at a URL, decompressed as it is read.
 
-    By recview's own readers (:func:`recview.pool.decompressing`), not
+    By recview's own readers (:func:`recview.compressed.decompressing`), not
     fsspec's ``compression="infer"`` codecs: those are the standard library's
     and zstandard's, which end a cut ``.zst``, a corrupt later ``.bz2``/``.xz``
     member or trailing garbage quietly, as a shorter stream.

@@ -6,7 +6,7 @@ readers swallow any error raised by the first read of a later member ("trailing
 data isn't a valid compressed stream; ignore it"), so a corrupt second member
 read as a silently shorter file, and their ``readinto`` fills a whole buffer
 in one call, so an error lost the records decompressed just before it. These
-pin what :func:`recview.pool.open_compressed` gives instead: the records before
+pin what :func:`recview.compressed.open_compressed` gives instead: the records before
 the damage, then a ``LayoutError`` naming the file, the format and the
 decompressed offset; zero padding after a member (xz stream padding, tape
 blocks) is no error.
@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import recview as rv
-from recview.pool import open_compressed
+from recview.compressed import open_compressed
 
 N = 1000
 FIRST = np.arange(N, dtype="<u8").tobytes()

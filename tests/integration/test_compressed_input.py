@@ -24,7 +24,8 @@ import pytest
 import zstandard
 
 import recview as rv
-from recview.pool import COMPRESSED_SUFFIXES, open_compressed, stream
+from recview.compressed import COMPRESSED_SUFFIXES, open_compressed
+from recview.streams import stream
 
 REC = np.dtype([("n", "<u8"), ("x", "<f8"), ("k", "<u4"), ("tag", "S4")])  # 24 bytes
 COUNT = 31_250  # 750,000 bytes: several buffers, several zstd/bz2 blocks

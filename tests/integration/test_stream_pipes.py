@@ -23,7 +23,9 @@ import pytest
 import zstandard
 
 import recview as rv
-from recview.pool import BufferPool, open_compressed, stream
+from recview.compressed import open_compressed
+from recview.pool import BufferPool
+from recview.streams import stream
 
 TICK = np.dtype([("ts", "<u8"), ("bid", "<f4"), ("ask", "<f4"), ("venue", "S3")])  # 19 bytes
 
@@ -167,7 +169,7 @@ STDIN_READER = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from recview.pool import stream
+    from recview.streams import stream
     dtype = np.dtype([("ts", "<u8"), ("bid", "<f4"), ("ask", "<f4"), ("venue", "S3")])
     count, total = 0, 0
     for batch in stream(sys.stdin.buffer, dtype, offset=int(sys.argv[1])):

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import recview as rv
-from recview.pool import BufferPool, stream
+from recview.pool import BufferPool
+from recview.streams import stream
 
 SCALARS = ["u1", "i1", "<u2", ">i2", "<u4", ">i4", "<f4", "<u8", ">i8", "<f8", ">f8", "S3"]
 

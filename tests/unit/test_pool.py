@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import recview as rv
-from recview.pool import BufferPool, PoolStats, stream
+from recview.pool import BufferPool, PoolStats
+from recview.streams import stream
 
 TRADE = np.dtype([("ts", "<u8"), ("price", "<f8"), ("qty", "<u4")])  # 20 bytes, packed
 

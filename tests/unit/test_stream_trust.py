@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 import recview as rv
-from recview.pool import BufferPool, stream
+from recview.pool import BufferPool
+from recview.streams import stream
 
 REC = np.dtype([("n", "<u8"), ("x", "<f8"), ("k", "<u4")])  # 20 bytes
 MAX_CALLS = 10_000  # a fake called more often than this is being looped on

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import recview.pool
+import recview.compressed
 from recview.cli import _sources
 from tests.unit.cli._helpers import run
 
@@ -79,4 +79,4 @@ def test_counting_reader_counts_only_the_bytes_handed_out() -> None:
 
 
 def test_compressed_suffixes_are_the_pools_one_list() -> None:
-    assert _sources.COMPRESSED_SUFFIXES is recview.pool.COMPRESSED_SUFFIXES
+    assert _sources.COMPRESSED_SUFFIXES is recview.compressed.COMPRESSED_SUFFIXES
