@@ -43,6 +43,7 @@ from typing import Any, ClassVar, TypeGuard
 import numpy as np
 
 from recview._bits import Bit, Storage, extract, value_dtype
+from recview._vocab import round_up
 from recview.errors import SchemaError
 
 __all__ = [
@@ -334,8 +335,7 @@ def _atom_alignment(t: Any) -> int:
     return _alignment(_atom_dtype(t, "field"))
 
 
-def _round_up(n: int, align: int) -> int:
-    return -(-n // align) * align
+_round_up = round_up
 
 
 class Record:

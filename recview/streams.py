@@ -20,10 +20,11 @@ import stat
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from typing import IO, Any, Final, Literal
+from typing import IO, Any, Final
 
 import numpy as np
 
+from recview._vocab import TRAILING, Trailing, check_int
 from recview.compressed import _compression_of, _raise_for_read
 from recview.errors import LayoutError, LayoutWarning
 from recview.pool import DEFAULT_BUFFER_SIZE, BufferPool
@@ -33,9 +34,6 @@ __all__ = ["Trailing", "stream"]
 
 #: Page size the stream keeps its buffers' capacity a multiple of, when it can.
 _PAGE: Final = 4096
-
-Trailing = Literal["error", "ignore", "warn"]
-_TRAILING: Final = ("error", "ignore", "warn")
 
 
 def _record_dtype(schema: Any) -> np.dtype[np.void]:
@@ -309,12 +307,11 @@ def stream(
     """
     dtype = _record_dtype(schema)
     name = _source_name(fileobj)
-    if trailing not in _TRAILING:
-        raise ValueError(f"trailing must be one of {_TRAILING}, got {trailing!r}")
-    if offset < 0:
-        raise ValueError(f"offset must be a byte count >= 0, got {offset}")
-    if records is not None and records < 1:
-        raise ValueError(f"records must be at least 1, got {records}")
+    if trailing not in TRAILING:
+        raise ValueError(f"trailing must be one of {TRAILING}, got {trailing!r}")
+    offset = check_int(offset, "offset")
+    if records is not None:
+        records = check_int(records, "records", minimum=1)
     read = _reader(fileobj, name)
     return _stream(fileobj, read, dtype, name, pool, offset, trailing, records)
 

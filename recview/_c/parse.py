@@ -30,6 +30,7 @@ from pycparser import c_ast, c_parser
 from recview._c.consteval import _CInt
 from recview._c.preprocess import _is_ident, _Preprocessor, _tokens
 from recview._c.types import _BUILTIN_TYPEDEFS
+from recview._vocab import join_path
 from recview.errors import SchemaError
 
 _SOURCE_FILE = "<c>"
@@ -313,8 +314,7 @@ def _where(path: str, line: int | None) -> str:
     return f"field {path!r}{at}" if path else (_at(line) if line else "C source")
 
 
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+_join = join_path  # the layout engine's name for it
 
 
 def _line(node: Any) -> int:

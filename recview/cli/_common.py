@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
-from typing import Any
 
-import numpy as np
+from recview._vocab import NDArray as NDArray  # noqa: PLC0414 (re-exported: the CLI imports it from here)
 
 EXIT_OK = 0
 EXIT_DATA = 1
@@ -14,7 +13,6 @@ EXIT_USAGE = 2
 #: Interrupted (Ctrl-C), as shells report a process killed by SIGINT.
 EXIT_INTERRUPTED = 130
 
-NDArray = np.ndarray[Any, np.dtype[Any]]
 
 #: Bytes of records per batch for the scanning commands (convert, stats, plot).
 BATCH_NBYTES = 4 << 20

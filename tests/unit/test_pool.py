@@ -471,8 +471,8 @@ def test_a_stream_shorter_than_one_record_follows_trailing() -> None:
     ("kwargs", "message"),
     [
         ({"trailing": "drop"}, "trailing must be one of"),
-        ({"offset": -1}, "offset must be a byte count >= 0, got -1"),
-        ({"records": 0}, "records must be at least 1, got 0"),
+        ({"offset": -1}, "offset must be an integer >= 0, got -1"),
+        ({"records": 0}, "records must be an integer >= 1, got 0"),
     ],
 )
 def test_invalid_stream_options_fail_at_the_call(kwargs: dict[str, object], message: str) -> None:
