@@ -127,7 +127,7 @@ from collections.abc import Sequence
 from recview._bits import Storage
 from recview._c.layout import _LayoutEngine
 from recview._c.parse import _front_end, _locating, _SymbolTable
-from recview._c.to_dtype import CLayout, _to_dtype
+from recview._c.to_dtype import CLayout, _has_fields, _to_dtype
 from recview.errors import SchemaError
 
 __all__ = ["CLayout", "parse_c"]
@@ -220,6 +220,11 @@ def parse_c(
             raise SchemaError(
                 f"C source: {record.label} has size 0 (all its members are zero-length "
                 "arrays): there are no bytes to read"
+            )
+        if not _has_fields(record):
+            raise SchemaError(
+                f"C source: {record.label} has no named members (only unnamed bitfields or "
+                "empty structs): there are no fields to read"
             )
         engine.check_static_asserts()
         unions: set[str] = set()

@@ -419,7 +419,7 @@ class _LayoutEngine:
             members.append(_flush(run))
         if union:
             members = _merge_runs(members)
-        if not members:
+        if not members and not state.size:  # only unnamed bitfields: GCC sizes them
             raise SchemaError(
                 f"{_where(path, _line(node))}: {label} has no members (an empty struct has "
                 "no size in standard C)",

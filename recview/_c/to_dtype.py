@@ -17,7 +17,7 @@ import numpy as np
 
 from recview._bits import Bit, Storage
 from recview._c.parse import _join
-from recview._c.types import _Array, _BitRun, _CType, _Member, _Scalar
+from recview._c.types import _Aggregate, _Array, _BitRun, _CType, _Member, _Scalar
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,14 @@ def _scalar_dtype(scalar: _Scalar, byteorder: str) -> np.dtype[Any]:
     if scalar.size == 1:
         return np.dtype(f"|{scalar.kind}1")
     return np.dtype(f"{byteorder}{scalar.kind}{scalar.size}")
+
+
+def _has_fields(ctype: _CType) -> bool:
+    if isinstance(ctype, _Array):
+        return _has_fields(ctype.elem)
+    if isinstance(ctype, _Aggregate):
+        return any(m.ctype.size and _has_fields(m.ctype) for m in ctype.members)
+    return True
 
 
 def _storage_name(member: _Member) -> str:
@@ -124,7 +132,9 @@ def _to_dtype(
         return np.dtype((inner, ctype.shape))
     # members of no bytes (int x[0]) are no fields: numpy would put them at the
     # offset of the next one, and no value can be read from them
-    members = [m for m in ctype.members if m.ctype.size]
+    # nor are members with nothing to read (a struct of only unnamed bitfields,
+    # which GCC lays out): their bytes are padding
+    members = [m for m in ctype.members if m.ctype.size and _has_fields(m.ctype)]
     shared_bits = any(isinstance(m.ctype, _BitRun) and len(m.ctype.fields) > 1 for m in members)
     if ctype.union and (len(members) > 1 or shared_bits):
         # a one-member union is a struct (and from_dtype, which sees overlap

@@ -110,6 +110,13 @@ CASES: dict[str, tuple[str, int, list[tuple[str, int, int, int, bool, str]]]] = 
         4,
         [("f1", 0, 0, 1, True, "<u2"), ("f2", 0, 0, 10, True, "<u2")],
     ),
+    # a struct of only unnamed bitfields: GCC sizes it (2 bytes, 1-aligned); it
+    # has nothing to read, so it is padding (it was refused as "no members")
+    "only_unnamed_nested": (
+        "struct r { int a; struct { unsigned short :15; } pad; char c; unsigned k:2; };",
+        8,
+        [("k", 7, 0, 2, False, "u1")],
+    ),
     # scalar_storage_order("big-endian"): a run is a big-endian value, bits
     # allocated from its most significant bit (as on s390x); a and b fill bytes
     # 0..1, c bytes 2..3: two runs, as no byte holds bits of both
@@ -233,3 +240,8 @@ def test_each_case_matches_gcc(name: str, tmp_path: Path) -> None:
         # value bit k is in byte n-1-k//8 of a big-endian storage, k//8 of a little-endian one
         byte = n - 1 - f.bit_offset // 8 if f.bit_order == ">" else f.bit_offset // 8
         assert bits[f.path] == 8 * (f.offset + byte) + f.bit_offset % 8, f.path
+
+
+def test_a_record_of_only_unnamed_bitfields_has_nothing_to_read() -> None:
+    with pytest.raises(rv.SchemaError, match="struct s has no named members"):
+        rv.Schema.from_c("struct s { unsigned short : 15; };")
