@@ -365,7 +365,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fields", metavar="A,B", help="comma-separated fields")
 
     p = add("guess", cmd_guess, "infer record size, header and a starting JSON schema")
-    p.add_argument("file", metavar="FILE", help="the dump; '-' reads standard input")
+    p.add_argument("file", metavar="FILE", help="the dump (a path or URL); '-' reads standard input")
+    add_source_options(p)
     p.add_argument(
         "--format",
         choices=("schema", "json"),
@@ -401,7 +402,8 @@ def _build_parser() -> argparse.ArgumentParser:
         help="series: most buckets drawn, each the min/max/mean of its records (default 4000)",
     )
     p = add("dump", cmd_dump, "annotated hex dump of any byte range of any file")
-    p.add_argument("file", metavar="FILE", help="any file; '-' reads standard input")
+    p.add_argument("file", metavar="FILE", help="any file or URL; '-' reads standard input")
+    add_source_options(p)
     p.add_argument(
         "--offset",
         type=_nbytes,

@@ -16,15 +16,16 @@ import errno
 import os
 import stat
 import sys
-from typing import IO, TextIO
+from typing import IO, Any, TextIO
 
 import numpy as np
 
 from recview.cli._common import EXIT_OK, UsageError
 from recview.cli._hexdump import Row, ascii_text, hex_text, record_rows
 from recview.cli._render import Style, use_color
-from recview.cli._sources import schema_of
+from recview.cli._sources import schema_of, storage_options_of
 from recview.errors import RecviewError
+from recview.remote import RemoteSource, is_url
 from recview.schema import Schema
 
 #: Bytes a line outside records (as ``xxd``), and inside a record (as ``inspect``).
@@ -39,14 +40,19 @@ DEFAULT_LENGTH = 256
 class _Bytes:
     """Reads at increasing offsets of a file (``pread``) or a stream (skipping)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, storage_options: dict[str, Any] | None = None) -> None:
         self.name = "<stdin>" if name == "-" else name
         self._stream: IO[bytes] | None = None
+        self._remote: RemoteSource | None = None
         self._fd = -1
         self._pos = 0
         self.nbytes: int | None = None
         if name == "-":
             self._stream = sys.stdin.buffer
+            return
+        if is_url(name):  # ranged reads: any offset costs one request
+            self._remote = RemoteSource(name, storage_options=storage_options)
+            self.nbytes = self._remote.size()
             return
         self._fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
@@ -64,6 +70,10 @@ class _Bytes:
 
     def read(self, offset: int, n: int) -> bytes:
         """Up to ``n`` bytes at ``offset`` (fewer at the end of the file)."""
+        if self._remote is not None:
+            assert self.nbytes is not None
+            data: bytes = self._remote.pread(offset, max(0, min(n, self.nbytes - offset)))
+            return data
         if self._stream is None:
             return os.pread(self._fd, n, offset)
         if offset < self._pos:  # pragma: no cover - dump reads forward only
@@ -86,6 +96,9 @@ class _Bytes:
         return data
 
     def close(self) -> None:
+        if self._remote is not None:
+            remote, self._remote = self._remote, None
+            remote.close()
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
             os.close(fd)
@@ -218,7 +231,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
     records_at = args.records_at or 0
     out = sys.stdout
     pr_style = Style(use_color(args.color, out))
-    src = _Bytes(args.file)
+    src = _Bytes(args.file, storage_options_of(args))
     try:
         start, end = _range(src, args.offset, args.length)
         width = max(8, len(f"{max(end - 1, 0):x}"))

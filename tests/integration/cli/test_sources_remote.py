@@ -162,3 +162,58 @@ def test_stats_of_an_s3_object_with_storage_options(s3):
         assert got["mean"] == pytest.approx(recs[name].mean(), rel=1e-12)
     head = ok("head", url, "-s", SPEC, *opts, "-n", "2", "--format", "jsonl").splitlines()
     assert [json.loads(line)["ts"] for line in head] == [0, 10]
+
+
+def test_guess_and_dump_of_an_http_url_equal_the_local_file(http, tmp_path):
+    recs = _records(3000, seed=4)
+    data = b"HDR:" * 16 + recs.tobytes()
+    http.objects["g.bin"] = data
+    url = http.url("g.bin")
+    local = tmp_path / "g.bin"
+    local.write_bytes(data)
+    got = json.loads(ok("guess", url, "--format", "json", "-q"))
+    want = json.loads(ok("guess", str(local), "--format", "json", "-q"))
+    assert got == want
+    assert got["itemsize"] == DTYPE.itemsize
+    # dump: the same annotated bytes at any offset, past the end clipped, the header says the URL
+    for offset, length in (("0", "64"), ("1000", "300"), ("-40", "100")):
+        remote = ok(
+            "dump",
+            url,
+            "--offset",
+            offset,
+            "--length",
+            length,
+            "-s",
+            SPEC,
+            "--records-at",
+            "64",
+            "--color",
+            "never",
+        )
+        there = ok(
+            "dump",
+            str(local),
+            "--offset",
+            offset,
+            "--length",
+            length,
+            "-s",
+            SPEC,
+            "--records-at",
+            "64",
+            "--color",
+            "never",
+        )
+        assert remote.splitlines()[0].startswith(url + ":")
+        assert remote.splitlines()[1:] == there.splitlines()[1:]
+        assert remote.splitlines()[0] == url + there.splitlines()[0][len(str(local)) :]
+
+
+def test_storage_option_on_a_local_file_is_a_usage_error_for_guess_and_dump(tmp_path):
+    local = tmp_path / "x.bin"
+    local.write_bytes(bytes(64))
+    for cmd in ("guess", "dump"):
+        res = run(cmd, str(local), "--storage-option", "anon=true")
+        assert res.returncode == 2, res.stderr
+        assert "--storage-option is for a URL" in res.stderr
