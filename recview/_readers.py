@@ -22,6 +22,7 @@ see with the view's ``_mark_truncated``.
 
 from __future__ import annotations
 
+import abc
 import mmap
 import os
 import threading
@@ -118,7 +119,7 @@ class FileRef:
             os.close(self.fd)
 
 
-class Reader:
+class Reader(abc.ABC):
     """The interface: read records ``a..b`` of the view that owns this reader.
 
     Callers check bounds; ``a <= b <= len(view)`` always holds.
@@ -134,9 +135,9 @@ class Reader:
         self._dtype = owner.schema.dtype
         self._itemsize = owner.schema.itemsize
 
+    @abc.abstractmethod
     def records(self, a: int, b: int) -> np.ndarray[Any, Any]:
         """Records ``a..b``: a zero-copy view, or a read-only copy."""
-        raise NotImplementedError
 
     def record(self, i: int) -> Any:
         """Record ``i`` (``0 <= i < len(view)``) as a ``numpy.void``."""
@@ -165,19 +166,19 @@ class Reader:
         sub.flags.writeable = False
         return sub
 
+    @abc.abstractmethod
     def scan(self, start: int, stop: int, step: int) -> Iterator[np.ndarray[Any, Any]]:
         """Batches of ``step`` records covering ``start..stop``, memory bounded."""
-        raise NotImplementedError
 
     def faulted(self) -> bool:
         """Whether a page of any mapping this reader made (and arrays still view)
         was lost to a truncation. Called only after the guard's counter moved."""
         return False
 
-    def ensure_guard(self, stacklevel: int = 3) -> None:
+    def ensure_guard(self, stacklevel: int = 3) -> None:  # noqa: B027 - a hook: pread has none
         """Keep the SIGBUS guard on top in the calling thread, if this reader maps."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a hook: not every reader holds something
         """Drop what the reader holds; arrays handed out stay valid."""
 
 
