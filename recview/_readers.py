@@ -28,18 +28,16 @@ import os
 import threading
 import weakref
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, NoReturn, Protocol
 
 import numpy as np
 
 from recview import _mapping
 from recview.errors import ClosedError
 from recview.pool import BufferPool
+from recview.schema import Schema
 
-if TYPE_CHECKING:
-    from recview.view import View
-
-__all__ = ["FileRef", "MappedReader", "PreadReader", "Reader"]
+__all__ = ["FileRef", "MappedReader", "Owner", "PreadReader", "Reader"]
 
 #: Default batch size of mapped scans: the window released after each batch.
 #: 16 MiB, not 8: numpy's pairwise sum of a strided field runs ~20% slower on
@@ -119,6 +117,31 @@ class FileRef:
             os.close(self.fd)
 
 
+class Owner(Protocol):
+    """What a reader uses of the view that owns it (a :class:`~recview.view.View`).
+
+    Written out here, rather than naming ``View``, so that this module needs
+    nothing from the module above it.
+    """
+
+    _count: int
+    _offset: int
+    _path: str
+    _file: FileRef
+    _lock: threading.RLock
+    #: The mapped records while they cover the whole view (``view[i]``'s fast path).
+    _fast: Any
+
+    @property
+    def schema(self) -> Schema: ...
+
+    def _empty(self) -> np.ndarray[Any, Any]: ...
+
+    def _check(self) -> None: ...
+
+    def _mark_truncated(self, old: int, new: int, why: str | None = None) -> NoReturn: ...
+
+
 class Reader(abc.ABC):
     """The interface: read records ``a..b`` of the view that owns this reader.
 
@@ -130,7 +153,7 @@ class Reader(abc.ABC):
     #: The default batch size of :meth:`scan`, in bytes.
     batch_nbytes: int
 
-    def __init__(self, owner: View) -> None:
+    def __init__(self, owner: Owner) -> None:
         self._owner = owner
         self._dtype = owner.schema.dtype
         self._itemsize = owner.schema.itemsize
@@ -261,7 +284,7 @@ class MappedReader(Reader):
     copies = False
     batch_nbytes = MAPPED_BATCH_NBYTES
 
-    def __init__(self, owner: View) -> None:
+    def __init__(self, owner: Owner) -> None:
         super().__init__(owner)
         self._map: _mapping.Mapping | None = None
         self._array: np.ndarray[Any, Any] = owner._empty()

@@ -45,10 +45,8 @@ KNOWN_UPWARD = {
     ("recview._remote_view", "recview.interop"),  # [A]/[D]
     ("recview.frames", "recview.interop"),  # [D]: Frames.to_arrow
 }
-# Edges inside one layer that close a cycle today (reader layer, [A]).
-KNOWN_CYCLE_EDGES = {
-    ("recview._readers", "recview.view"),  # [A]: the readers import View's helpers back
-}
+# Edges inside one layer that close a cycle today.
+KNOWN_CYCLE_EDGES: set[tuple[str, str]] = set()
 
 
 def module_name(path: Path) -> str:
