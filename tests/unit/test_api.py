@@ -38,7 +38,6 @@ CONTRACT = sorted(
         "array",
         "bits",
         "bytes_",
-        "formats",
         "open",
         "open_frames",
         "pad",
@@ -48,6 +47,7 @@ CONTRACT = sorted(
     }
 )
 EXTRAS = {
+    "formats": "the framed-record presets rv.formats.pcap and rv.formats.fortran (docs/frames.md)",
     "Frames": "the type open_frames() returns (API.md's 'frames' table describes it)",
     "View": "the type open() returns, for annotations and isinstance",
     "GuardWarning": "errors.py: mode='mmap' fell back to 'pread' (no SIGBUS guard)",
