@@ -14,7 +14,8 @@ only from its own layer and the ones above it in this list; see
     view.py        open(), View: zero-copy views over mapped files, or pread copies
                    (_mapping.py: mmap, madvise, the native SIGBUS guard;
                    _readers.py: the mapped and pread readers; _region.py,
-                   remote.py, _remote_view.py: fsspec URLs)
+                   remote.py, _remote_view.py: fsspec URLs; _tables.py: records
+                   to Arrow and pandas; _export.py: the views' to_arrow & co.)
     streams.py     stream(): pipes, sockets, decompressors into pooled buffers
                    (compressed.py: .gz/.bz2/.xz/.zst readers, COMPRESSED_SUFFIXES)
     frames.py      open_frames(), Frames: variable-size framed records, indexed once

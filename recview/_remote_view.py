@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from recview._export import Exports
 from recview.errors import ClosedError, TruncatedError
 from recview.remote import RemoteRecords, RemoteSource, remote_npy_layout
 from recview.schema import Schema, as_schema
@@ -70,7 +71,7 @@ def open_url(
     return RemoteView(records, owned=True)
 
 
-class RemoteView:
+class RemoteView(Exports):
     """The records of one object at a URL, with :class:`~recview.view.View`'s calls.
 
     Made by :func:`recview.open` for a URL. It answers every public call of a
@@ -353,20 +354,6 @@ class RemoteView:
             if left <= 0:
                 return
             time.sleep(min(poll, left))
-
-    # -- interop (optional extras) ----------------------------------------------------
-
-    def to_pandas(self, **kwargs: Any) -> Any:
-        """These records as a ``pandas.DataFrame``; see :func:`recview.interop.to_pandas`."""
-        from recview import interop
-
-        return interop.to_pandas(self, **kwargs)  # type: ignore[arg-type]
-
-    def to_arrow(self, **kwargs: Any) -> Any:
-        """These records as a ``pyarrow.Table``; see :func:`recview.interop.to_arrow`."""
-        from recview import interop
-
-        return interop.to_arrow(self, **kwargs)  # type: ignore[arg-type]
 
     # -- lifetime -------------------------------------------------------------------
 

@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from recview import interop
+from recview import _tables, interop
 from recview._extras import require
 from recview.remote import RemoteSpec, is_url, partition_specs
 from recview.schema import Schema, as_schema
 
 if TYPE_CHECKING:
     from recview._remote_view import RemoteView
-    from recview.interop import Arrays, Enums, Strings
+    from recview._tables import Arrays, Enums, Strings
     from recview.view import Trailing, View
 
 __all__ = ["Partition", "partitions", "read", "read_array"]
@@ -272,7 +272,7 @@ def partitions(
 def _binary_columns(schema: Schema, options: Mapping[str, Any]) -> dict[str, int]:
     """Output columns that to_pandas makes of ``bytes`` objects, and their widths."""
     expand = options.get("arrays", "columns") == "columns"
-    leaves = interop._leaves(np.zeros(0, dtype=schema.dtype), schema, expand=expand)
+    leaves = _tables.leaves_of(np.zeros(0, dtype=schema.dtype), schema, expand=expand)
     raw_kinds = "SV" if options.get("strings", "str") == "bytes" else "V"
     return {
         leaf.name: leaf.dtype.itemsize

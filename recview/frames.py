@@ -39,7 +39,8 @@ from typing import Any, Literal, NoReturn
 
 import numpy as np
 
-from recview import _mapping
+from recview import _export, _mapping
+from recview._extras import require
 from recview.errors import ClosedError, LayoutError, LayoutWarning, SchemaError, TruncatedError
 from recview.schema import Schema, as_schema
 
@@ -1076,9 +1077,6 @@ class Frames:
         >>> batch.to_pydict()
         {'n': [2, 1], 'payload': [b'ab', b'c']}
         """
-        from recview._extras import require
-        from recview.interop import to_arrow
-
         pa = require("pyarrow", extra="arrow", purpose="recview.Frames.to_arrow")
         self._check()
         n = self._count
@@ -1087,7 +1085,7 @@ class Frames:
         while a < n:
             b = self._step_end(a, n, records, nb or 0)
             heads, _, _ = self._batch(a, b)
-            table = to_arrow(heads, schema=self._schema)
+            table = _export.to_arrow(heads, schema=self._schema)
             data, starts = self.payload_bytes(a, b)
             payload = pa.Array.from_buffers(
                 pa.large_binary(), b - a, [None, pa.py_buffer(starts), pa.py_buffer(data)]
@@ -1115,14 +1113,10 @@ class Frames:
         ...     frames.to_arrow().column("payload").to_pylist()
         [b'ab', b'c']
         """
-        from recview._extras import require
-
         pa = require("pyarrow", extra="arrow", purpose="recview.Frames.to_arrow")
         batches = list(self.to_arrow_batches())
         if not batches:
-            from recview.interop import to_arrow
-
-            table = to_arrow(np.empty(0, self._schema.dtype), schema=self._schema)
+            table = _export.to_arrow(np.empty(0, self._schema.dtype), schema=self._schema)
             return table.append_column("payload", pa.array([], pa.large_binary()))
         return pa.Table.from_batches(batches)
 

@@ -31,18 +31,15 @@ refers to, batch by batch, and lets Arrow apply the filter.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
-import numpy as np
-
-from recview import interop
+from recview import _export
+from recview._export import BatchSource
 from recview._extras import require
+from recview._tables import Enums, Nested, Strings
 from recview.errors import RecviewError
-
-if TYPE_CHECKING:
-    from recview.interop import Enums, Nested, Strings
-    from recview.view import View
+from recview.view import View
 
 __all__ = ["SQLError", "sql", "to_arrow_reader", "to_polars"]
 
@@ -64,98 +61,6 @@ class SQLError(RecviewError, ValueError):
     :class:`~recview.interop.NotTextError`) are re-raised as themselves, not
     wrapped in this class.
     """
-
-
-def _check_view(view: object, what: str) -> View:
-    if not interop._is_view(view):
-        raise TypeError(f"{what}: expected a recview View (rv.open), got {type(view).__name__}")
-    return view  # type: ignore[return-value]
-
-
-class _Source:
-    """One view as Arrow: its full Arrow schema and a generator of batches
-    converting only the requested columns.
-
-    Conversion errors are kept in :attr:`errors`, because DuckDB reports an
-    exception raised inside a scan as its own error type, with the Python
-    exception reduced to text.
-    """
-
-    def __init__(
-        self,
-        view: View,
-        *,
-        records: int | None,
-        options: dict[str, Any],
-        halffloat_as_float: bool = False,
-    ) -> None:
-        self.pa = require("pyarrow", extra="arrow", purpose="recview.sql")
-        self.view = view
-        self.records = records
-        self.options = options
-        self.errors: list[BaseException] = []
-        # Zero records of the view: the Arrow types and metadata every batch
-        # gets (as to_parquet does), and ClosedError now for a closed view.
-        schema = interop.to_arrow(view[0:0], schema=view.schema, **options).schema
-        if halffloat_as_float:
-            # DuckDB has no 16-bit float ("Unsupported Internal Arrow Type e").
-            pa = self.pa
-            schema = pa.schema(
-                [f.with_type(pa.float32()) if f.type == pa.float16() else f for f in schema],
-                metadata=schema.metadata,
-            )
-        self.schema = schema
-
-    def projected(self, columns: Sequence[str] | None) -> Any:
-        """The Arrow schema of *columns* (all when ``None``), in that order."""
-        if columns is None:
-            return self.schema
-        if not columns:
-            raise ValueError("columns must name at least one column")
-        unknown = [c for c in columns if self.schema.get_field_index(c) < 0]
-        if unknown:
-            raise KeyError(f"no such column(s) {unknown}; columns are {self.schema.names}")
-        fields = [self.schema.field(c) for c in dict.fromkeys(columns)]
-        return self.pa.schema(fields, metadata=self.schema.metadata)
-
-    def batches(self, schema: Any) -> Iterator[Any]:
-        """Converted record batches of *schema*'s columns, one per window."""
-        columns = schema.names
-        pa = self.pa
-        try:
-            for batch in self.view.batches(self.records):
-                table = interop.to_arrow(
-                    batch, schema=self.view.schema, columns=columns, **self.options
-                )
-                arrays = [_owned(pa, col, batch) for col in table.columns]
-                out = pa.RecordBatch.from_arrays(arrays, names=columns)
-                if not out.schema.equals(schema, check_metadata=False):
-                    out = out.cast(schema)  # float16 for DuckDB, large_string, ...
-                yield out.replace_schema_metadata(schema.metadata)
-        except Exception as err:  # not GeneratorExit: a LIMIT stops the scan early
-            self.errors.append(err)
-            raise
-
-
-def _owned(pa: Any, column: Any, batch: np.ndarray[Any, Any]) -> Any:
-    """*column* (a ChunkedArray of one chunk), copied if it views *batch*.
-
-    interop wraps a contiguous field (a one-field record, an array filling
-    the record) without copying. In a stream that would be wrong: the window
-    under *batch* is released (``MADV_DONTNEED``) as soon as the next one is
-    read, and a consumer still reading this batch would fault the pages back
-    in, outside any window, so resident memory would grow with the file.
-    """
-    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    lo = batch.__array_interface__["data"][0]
-    hi = lo + batch.nbytes
-    if any(b is not None and lo <= b.address < hi for b in array.buffers()):
-        return pa.concat_arrays([array])  # a copy, with the same type
-    return array
-
-
-def _options(nested: Nested, strings: Strings, enums: Enums) -> dict[str, Any]:
-    return {"nested": nested, "strings": strings, "enums": enums}
 
 
 def to_arrow_reader(
@@ -224,14 +129,9 @@ def to_arrow_reader(
     ['hdr.ts', 'price']
     [4, 4, 2]
     """
-    pa = require("pyarrow", extra="arrow", purpose="recview.sql.to_arrow_reader")
-    view = _check_view(view, "to_arrow_reader")
-    source = _Source(view, records=records, options=_options(nested, strings, enums))
-    schema = source.projected(columns)
-    if records is not None:
-        # Check now rather than at the first read (view.batches does the same).
-        view.batches(records)
-    return pa.RecordBatchReader.from_batches(schema, source.batches(schema))
+    return _export.arrow_reader(
+        view, records, columns=columns, nested=nested, strings=strings, enums=enums
+    )
 
 
 def to_polars(
@@ -306,13 +206,7 @@ def to_polars(
     ...     print(np.shares_memory(x, view.array))
     True
     """
-    pl = require("polars", extra="polars", purpose="recview.sql.to_polars")
-    require("pyarrow", extra="polars", purpose="recview.sql.to_polars")
-    view = _check_view(view, "to_polars")
-    table = interop.to_arrow(view, nested=nested, strings=strings, enums=enums, columns=columns)
-    # rechunk=False: to_arrow gives one chunk per column already, and
-    # rechunking is where polars would copy.
-    return pl.from_arrow(table, rechunk=False)
+    return _export.polars_frame(view, nested=nested, strings=strings, enums=enums, columns=columns)
 
 
 @functools.cache
@@ -328,7 +222,7 @@ def _dataset_class() -> type:
         ``.schema`` is right; every scan goes through :meth:`scanner`.
         """
 
-        source: _Source
+        source: BatchSource
 
         def scanner(
             self, columns: Sequence[str] | None = None, filter: Any = None, **kwargs: Any
@@ -381,7 +275,7 @@ def _fetch(relation: Any) -> Any:
     return fetch()
 
 
-def _describe(sources: dict[str, _Source]) -> str:
+def _describe(sources: dict[str, BatchSource]) -> str:
     if not sources:
         return "no tables were given (pass views by name: rv.sql(query, t=view))"
     parts = []
@@ -462,10 +356,10 @@ def sql(query: str, /, **views: View) -> Any:
         raise TypeError(f"query must be a str of SQL, got {type(query).__name__}")
     dataset_class = _dataset_class()
     sources = {
-        name: _Source(
-            _check_view(view, f"table {name!r}"),
+        name: BatchSource(
+            _export.check_view(view, f"table {name!r}"),
             records=None,
-            options=_options("flatten", "bytes", "int"),
+            options={"nested": "flatten", "strings": "bytes", "enums": "int"},
             halffloat_as_float=True,
         )
         for name, view in views.items()

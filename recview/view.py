@@ -40,6 +40,7 @@ from typing import Any, Literal, NoReturn
 import numpy as np
 
 from recview import _mapping
+from recview._export import Exports
 from recview._npy import npy_layout
 from recview._readers import FileRef, MappedReader, PreadReader, Reader, batch_pool
 from recview._region import count_records
@@ -204,7 +205,7 @@ def _check_int(value: object, name: str, *, allow_none: bool = False) -> None:
         raise ValueError(f"{name} must be >= 0, got {value}")
 
 
-class View(_mapping.ViewBase):
+class View(_mapping.ViewBase, Exports):
     """The record region of one file, as numpy arrays. Made by :func:`open`.
 
     Indexing (``view[key]``) gives read-only arrays; which are views of the
@@ -967,55 +968,6 @@ class View(_mapping.ViewBase):
                 stacklevel=4,
             )
         return new
-
-    # -- interop (optional extras, imported lazily) --------------------------------
-
-    def to_pandas(self, **kwargs: Any) -> Any:
-        """This view as a ``pandas.DataFrame``; see :func:`recview.interop.to_pandas`."""
-        from recview import interop
-
-        return interop.to_pandas(self, **kwargs)
-
-    def to_arrow(self, **kwargs: Any) -> Any:
-        """This view as a ``pyarrow.Table``; see :func:`recview.interop.to_arrow`."""
-        from recview import interop
-
-        return interop.to_arrow(self, **kwargs)
-
-    def to_arrow_reader(self, records: int | None = None, **kwargs: Any) -> Any:
-        """This view streamed as a ``pyarrow.RecordBatchReader``, batch by batch
-        (memory bounded by about one batch); see :func:`recview.sql.to_arrow_reader`.
-
-        Examples
-        --------
-        >>> import os, tempfile, numpy as np, recview as rv
-        >>> path = os.path.join(tempfile.mkdtemp(), "x.bin")
-        >>> np.arange(10, dtype="<u4").tofile(path)
-        >>> with rv.open(path, [("x", "<u4")]) as view:
-        ...     print([batch.num_rows for batch in view.to_arrow_reader(4)])
-        [4, 4, 2]
-        """
-        # Not `from recview import sql`: that name is the function rv.sql.
-        from recview.sql import to_arrow_reader
-
-        return to_arrow_reader(self, records, **kwargs)
-
-    def to_polars(self, **kwargs: Any) -> Any:
-        """This view as a ``polars.DataFrame``, zero-copy where Arrow is;
-        see :func:`recview.sql.to_polars`.
-
-        Examples
-        --------
-        >>> import os, tempfile, numpy as np, recview as rv
-        >>> path = os.path.join(tempfile.mkdtemp(), "x.bin")
-        >>> np.arange(4, dtype=">i8").tofile(path)
-        >>> with rv.open(path, [("x", ">i8")]) as view:
-        ...     print(view.to_polars()["x"].to_list())
-        [0, 1, 2, 3]
-        """
-        from recview.sql import to_polars
-
-        return to_polars(self, **kwargs)
 
     # -- lifetime -------------------------------------------------------------------
 

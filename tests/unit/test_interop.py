@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import recview as rv
-from recview import interop
+from recview import _tables, interop
 
 # Every field kind, in both byte orders where that means anything.
 ENUMS = {"kind": {0: "NEW", 1: "FILL", 5: "CANCEL"}, "hdr.side": {1: "BUY", 2: "SELL"}}
@@ -581,13 +581,13 @@ def test_parquet_converts_in_bounded_batches(
     arr["a"] = np.arange(1000)
     path = write(tmp_path, arr)
     seen: list[int] = []
-    real = interop._arrow_arrays
+    real = _tables.arrow_arrays
 
     def spy(pa_: Any, data: Any, *args: Any) -> Any:
         seen.append(len(data))
         return real(pa_, data, *args)
 
-    monkeypatch.setattr(interop, "_arrow_arrays", spy)
+    monkeypatch.setattr(_tables, "arrow_arrays", spy)
     out = tmp_path / "b.parquet"
     with rv.open(path, arr.dtype) as view:
         interop.to_parquet(view, out, batch_records=64, row_group_records=300)
@@ -601,7 +601,7 @@ def test_parquet_failure_removes_partial_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     arr = np.zeros(100, dtype=[("a", "<u4")])
-    real = interop._arrow_arrays
+    real = _tables.arrow_arrays
     calls = []
 
     def failing(*args: Any) -> Any:
@@ -610,18 +610,20 @@ def test_parquet_failure_removes_partial_file(
             raise RuntimeError("disk on fire")
         return real(*args)
 
-    monkeypatch.setattr(interop, "_arrow_arrays", failing)
+    monkeypatch.setattr(_tables, "arrow_arrays", failing)
     out = tmp_path / "f.parquet"
     with pytest.raises(RuntimeError, match="disk on fire"):
         interop.to_parquet(arr, out, batch_records=10)
     assert not out.exists()
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
-def test_parquet_rejects_bad_sizes(tmp_path: Path, bad: Any) -> None:
+@pytest.mark.parametrize("bad", [0, -1, 2.5, 3.0, True, "4"])
+@pytest.mark.parametrize("name", ["row_group_records", "batch_records"])
+def test_parquet_rejects_bad_sizes(tmp_path: Path, name: str, bad: Any) -> None:
+    # 3.0 used to pass the check and fail later in range() with a TypeError
     arr = np.zeros(3, dtype=[("a", "<u4")])
     with pytest.raises(ValueError, match="must be a positive integer"):
-        interop.to_parquet(arr, tmp_path / "x.parquet", row_group_records=bad)
+        interop.to_parquet(arr, tmp_path / "x.parquet", **{name: bad})
     assert not (tmp_path / "x.parquet").exists()
 
 

@@ -25,8 +25,9 @@ for _layer, _names in enumerate(
         ["errors", "_extras", "_bits", "_vocab", "pool"],
         # schema: the field model and its front ends
         ["schema", "_c", "_construct", "_npy", "formats"],
-        # readers and views
-        ["_mapping", "_region", "_readers", "view", "remote", "_remote_view"],
+        # readers and views, and the conversions of their records (to Arrow,
+        # pandas, polars) that their methods run
+        ["_mapping", "_region", "_readers", "view", "remote", "_remote_view", "_tables", "_export"],
         # streams and frames
         ["streams", "compressed", "frames"],
         # CLI, interop and what builds on all of it
@@ -35,18 +36,6 @@ for _layer, _names in enumerate(
 ):
     for _name in _names:
         LAYERS[_name] = _layer
-
-# Edges that break the rule today, each in a module another helper is
-# rewriting (the reader layer, interop); each is in FINDINGS.md for its owner.
-# The test fails when one of them goes away, so that the entry goes too.
-KNOWN_UPWARD = {
-    ("recview.view", "recview.interop"),  # [A]/[C]: View.to_pandas/to_arrow delegate to interop
-    ("recview.view", "recview.sql"),  # [A]/[E]: View.to_arrow_reader/to_polars
-    ("recview._remote_view", "recview.interop"),  # [A]/[D]
-    ("recview.frames", "recview.interop"),  # [D]: Frames.to_arrow
-}
-# Edges inside one layer that close a cycle today.
-KNOWN_CYCLE_EDGES: set[tuple[str, str]] = set()
 
 
 def module_name(path: Path) -> str:
@@ -104,7 +93,7 @@ def test_imports_point_one_way() -> None:
             # the package __init__ re-exports: only the CLI and tooling may use it
             if layer_of(dep) > layer_of(name) or (dep == "recview" and layer_of(name) < 4):
                 upward.add((name, dep))
-    assert upward == KNOWN_UPWARD
+    assert upward == set()
 
 
 def _cycles() -> set[frozenset[str]]:
@@ -142,18 +131,8 @@ def _cycles() -> set[frozenset[str]]:
     return out
 
 
-def test_no_import_cycles_beyond_the_known_upward_edges() -> None:
-    # Take the known edges out: what is left must be acyclic, and each known
-    # edge must still exist (remove it here when its owner breaks the cycle).
-    known = KNOWN_UPWARD | KNOWN_CYCLE_EDGES
-    assert all(dep in GRAPH[name] for name, dep in known)
-    for name, dep in known:
-        GRAPH[name].discard(dep)
-    try:
-        assert _cycles() == set()
-    finally:
-        for name, dep in known:
-            GRAPH[name].add(dep)
+def test_no_import_cycles() -> None:
+    assert _cycles() == set()
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 import recview as rv
-from recview import interop
+from recview import _export, interop
 from recview.sql import SQLError, sql, to_arrow_reader, to_polars
 
 # Eight leaves: little- and big-endian numbers, a char[3], a nested record.
@@ -60,9 +60,10 @@ def trades(tmp_path: Path) -> Iterator[tuple[rv.View, np.ndarray]]:
 
 @pytest.fixture
 def converted(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The column names of every non-empty batch interop.to_arrow converts."""
+    """The column names of every non-empty batch the streams convert (with the
+    conversion recview.interop.to_arrow runs)."""
     calls: list[list[str]] = []
-    real = interop.to_arrow
+    real = _export.to_arrow
 
     def spy(source: Any, **kwargs: Any) -> Any:
         table = real(source, **kwargs)
@@ -70,7 +71,7 @@ def converted(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
             calls.append(table.column_names)
         return table
 
-    monkeypatch.setattr(interop, "to_arrow", spy)
+    monkeypatch.setattr(_export, "to_arrow", spy)
     return calls
 
 
@@ -271,7 +272,7 @@ def test_sql_error_while_reading_is_reraised_as_itself(
     trades: tuple[rv.View, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     view, _ = trades
-    real = interop.to_arrow
+    real = _export.to_arrow
     boom = rv.TruncatedError("trades.bin: shrank under the scan", path="trades.bin")
 
     def failing(source: Any, **kwargs: Any) -> Any:
@@ -279,7 +280,7 @@ def test_sql_error_while_reading_is_reraised_as_itself(
             raise boom
         return real(source, **kwargs)
 
-    monkeypatch.setattr(interop, "to_arrow", failing)
+    monkeypatch.setattr(_export, "to_arrow", failing)
     with pytest.raises(rv.TruncatedError) as info:
         sql("select sum(price) from t", t=view)
     assert info.value is boom
@@ -407,13 +408,13 @@ def test_polars_shares_the_arrow_copy_of_a_strided_field(
 ) -> None:
     view, _ = trades
     tables = []
-    real = interop.to_arrow
+    real = _export.to_arrow
 
     def keep(source: Any, **kwargs: Any) -> Any:
         tables.append(real(source, **kwargs))
         return tables[-1]
 
-    monkeypatch.setattr(interop, "to_arrow", keep)
+    monkeypatch.setattr(_export, "to_arrow", keep)
     df = to_polars(view)
     (table,) = tables
     for name in ("ts", "price", "qty", "seq", "book.ask"):

@@ -91,3 +91,15 @@ def test_view_methods_without_the_extra_hint_at_it(
     monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(ImportError, match=rf"{module} is not installed .*recview\[{extra}\]"):
         call(view)
+
+
+def test_a_remote_view_has_the_same_export_methods(view: rv.View) -> None:
+    # View and RemoteView share one implementation of the four methods
+    with rv.open("file://" + view.path, DTYPE) as remote:
+        assert isinstance(remote, rv.View) is False
+        for name in ("to_pandas", "to_arrow", "to_arrow_reader", "to_polars"):
+            assert getattr(type(remote), name) is getattr(rv.View, name), name
+        got = pa.Table.from_batches(remote.to_arrow_reader(1000))
+        assert got.equals(view.to_arrow())
+        assert remote.to_polars()["ts"].to_list() == view.array["ts"].tolist()
+        assert remote.to_pandas()["sym"].tolist() == view.to_pandas()["sym"].tolist()
