@@ -42,11 +42,16 @@ class Exports:
     """``to_pandas``, ``to_arrow``, ``to_arrow_reader`` and ``to_polars`` of a view.
 
     A subclass has ``schema``, ``array``, ``batches(records)``, ``len()``
-    and ``view[a:b]``; a ``_verify()`` method, when it has one, tells after a
-    copy whether the file shrank under it.
+    and ``view[a:b]``, and may override :meth:`_verify`.
     """
 
     __slots__ = ()
+
+    def _verify(self) -> object:
+        """After a copy out of the view: raise if the file shrank under it
+        (a View's mapping reads zeros past a mid-page cut); copies made by
+        reads that check their length need nothing."""
+        return None
 
     def to_pandas(self, **kwargs: Any) -> Any:
         """These records as a ``pandas.DataFrame``; see :func:`recview.interop.to_pandas`."""
@@ -106,9 +111,8 @@ def check_view(view: object, what: str) -> Any:
 def verify(source: Source) -> None:
     """After copying out of a View: a TruncatedError if the file shrank under
     it (pages past a mid-page cut read as zeros without any fault)."""
-    check = getattr(source, "_verify", None) if is_view(source) else None
-    if check is not None:
-        check()
+    if isinstance(source, Exports):
+        source._verify()
 
 
 def resolve(source: Source, schema: Schema | None) -> tuple[_tables.Records, Schema | None]:

@@ -6,9 +6,10 @@ records or a mapping of columns, with an optional :class:`~recview.schema.Schema
 for enums and bitfields. It walks the leaves of ``Schema.fields()``, converts
 each (byte order, strings, enums, times, complex numbers, fixed arrays,
 nested records as structs, bitfields) and writes the schema into the Arrow
-metadata. Views call it through :mod:`recview._export`; interop and the
-streams build on it. pyarrow and pandas are passed in by the callers, which
-import them.
+metadata. Views call it through :mod:`recview._export`; interop, frames and
+the streams build on it. The callers import pyarrow and pandas (optional
+extras) and pass them in; only ``pyarrow.compute`` and, for
+``to_pandas(arrays="arrow")``, pyarrow are imported here, when used.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ def _is_utf8(value: bytes) -> bool:
 
 @dataclass(frozen=True)
 class Options:
+    """How leaves convert: strings, enums (and each enum field's names), the schema."""
+
     strings: Strings
     enums: Enums
     enum_map: Mapping[str, Mapping[int, str]]
@@ -173,6 +176,7 @@ def record_count(data: Records) -> int:
 
 
 def options(schema: Schema | None, strings: str, enums: str) -> Options:
+    """The checked :class:`Options` of a conversion."""
     if strings not in ("bytes", "text", "str"):
         raise ValueError(f"strings must be 'bytes', 'text' or 'str', got {strings!r}")
     if enums not in ("int", "category"):
