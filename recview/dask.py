@@ -34,11 +34,12 @@ from recview import _tables, interop
 from recview._extras import require
 from recview.remote import RemoteSpec, is_url, partition_specs
 from recview.schema import Schema, as_schema
+from recview.view import View, open as open_view
 
 if TYPE_CHECKING:
     from recview._remote_view import RemoteView
     from recview._tables import Arrays, Enums, Strings
-    from recview.view import Trailing, View
+    from recview._vocab import Trailing
 
 __all__ = ["Partition", "partitions", "read", "read_array"]
 
@@ -100,8 +101,6 @@ class Partition:
     def open(self) -> View | RemoteView:
         """Open the partition's file as a view whose records end at :attr:`stop`
         (slice it with ``view[p.start : p.stop]``)."""
-        from recview.view import open as open_view
-
         return open_view(self.path, self.schema, offset=self.offset, count=self.stop)
 
     @property
@@ -235,8 +234,6 @@ def partitions(
     >>> [(os.path.basename(p.path), p.start, p.count, p.row) for p in parts]
     [('part0.bin', 0, 2, 0), ('part0.bin', 2, 2, 2), ('part0.bin', 4, 1, 4), ('part1.bin', 0, 2, 5), ('part1.bin', 2, 1, 7)]
     """
-    from recview.view import open as open_view
-
     schema = as_schema(schema)
     urls = _urls(paths)
     if urls is not None:
