@@ -1,10 +1,15 @@
 """Schemas: every way of describing a record compiles to one numpy structured dtype.
 
 This module owns :class:`Schema` (immutable, hashable, picklable), the
-declarative :class:`Record` base class and its type atoms (``u64``, ``f32be``,
-``bytes_(n)``, ``pad(n)``, ``array(t, n)``...), and the conversions from and to
-numpy dtypes, ``construct`` structs, C declarations (via the private
-:mod:`recview._c`) and a stable JSON form. It knows nothing about files.
+declarative :class:`Record` base class with :func:`array` (whose items may be
+Records) and :func:`as_schema`; it re-exports the other type atoms (``u64``,
+``f32be``, ``bytes_(n)``, ``pad(n)``, ``bits(...)``...) from
+:mod:`recview._atoms`. Its parts are private modules of the schema layer: the
+field model (:class:`FieldInfo` and the leaf walk, :mod:`recview._fieldinfo`),
+canonical dtypes (:mod:`recview._dtypes`), the JSON form below
+(:mod:`recview._schema_json`), and the conversions from and to ``construct``
+structs (:mod:`recview._construct`) and C declarations (:mod:`recview._c`).
+It knows nothing about files.
 
 The JSON form (``version`` 1) is::
 
@@ -31,152 +36,42 @@ import dataclasses
 import difflib
 import functools
 import inspect
-import itertools
-import json
 import os
-import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, ClassVar, TypeGuard
+from typing import Any, ClassVar
 
 import numpy as np
 
-from recview._bits import Bit, Storage, extract, value_dtype
+from recview import _atoms, _schema_json
+from recview._atoms import *
+from recview._atoms import _BitsType, _Pad, _size
+from recview._bits import Storage
+from recview._dtypes import (
+    _alignment,
+    _canonical,
+    _check_bitfields,
+    _check_enums,
+    _check_unions,
+    _dtype_spec,
+    _lookup_base,
+    _to_dtype,
+    _union_paths,
+)
+from recview._fieldinfo import FieldInfo, _leaves, _walk
 from recview._vocab import round_up
 from recview.errors import SchemaError
 
-__all__ = [
-    "FieldInfo",
-    "Record",
-    "Schema",
-    "array",
-    "as_schema",
-    "bits",
-    "bytes_",
-    "f2",
-    "f2be",
-    "f2le",
-    "f4",
-    "f4be",
-    "f4le",
-    "f8",
-    "f8be",
-    "f8le",
-    "f16",
-    "f16be",
-    "f16le",
-    "f32",
-    "f32be",
-    "f32le",
-    "f64",
-    "f64be",
-    "f64le",
-    "i8",
-    "i8be",
-    "i8le",
-    "i16",
-    "i16be",
-    "i16le",
-    "i32",
-    "i32be",
-    "i32le",
-    "i64",
-    "i64be",
-    "i64le",
-    "pad",
-    "u8",
-    "u8be",
-    "u8le",
-    "u16",
-    "u16be",
-    "u16le",
-    "u32",
-    "u32be",
-    "u32le",
-    "u64",
-    "u64be",
-    "u64le",
-]
-
-_JSON_FORMAT = "recview.schema"
-_JSON_VERSION = 1
-# Version 2 adds bitfields ("bits" on a storage field); a schema without
-# bitfields is still written as version 1, so older readers keep reading it.
-_JSON_VERSION_BITS = 2
-# numpy kinds a record field may have: fixed-size, no Python objects.
-_ALLOWED_KINDS = frozenset("biufcSUVMm")
-_SCALAR_RE = re.compile(
-    r"^(?:[<>|=]?(?:b1|[iu][1248]|f[248]|c(?:8|16))|\|?[SV][1-9][0-9]{0,9}"
-    r"|[<>=]?U[1-9][0-9]{0,9}|[<>=]?[Mm]8(?:\[[0-9]*[a-zA-Z]{1,2}\])?)$"
-)
-# A schema bigger than this is surely a mistake (and numpy refuses near 2**31).
-_MAX_ITEMSIZE = 1 << 30
-# Nested records deeper than this are surely a mistake (and recursion has limits).
-_MAX_DEPTH = 64
+# the type atoms (``u32``, ``bits``...) are re-exported: recview.schema.u32 is rv.u32
+__all__ = ["FieldInfo", "Record", "Schema", "array", "as_schema"]
+__all__ += _atoms.__all__
 
 
 # ---------------------------------------------------------------------------
-# Type atoms for the declarative Record class
+# The declarative Record class and the array type (which takes Records); the
+# other type atoms are in recview._atoms
 # ---------------------------------------------------------------------------
-
-# Sized in bits, little-endian unless suffixed ``be``; ``f2 f4 f8`` are numpy's
-# byte-size spellings of the floats.
-i8, i16, i32, i64 = (np.dtype(f"<i{n}") for n in (1, 2, 4, 8))
-u8, u16, u32, u64 = (np.dtype(f"<u{n}") for n in (1, 2, 4, 8))
-f16, f32, f64 = (np.dtype(f"<f{n}") for n in (2, 4, 8))
-f2, f4, f8 = f16, f32, f64
-i8le, i16le, i32le, i64le = i8, i16, i32, i64
-u8le, u16le, u32le, u64le = u8, u16, u32, u64
-f16le, f32le, f64le = f16, f32, f64
-f4le, f8le = f32, f64
-i8be, i16be, i32be, i64be = (np.dtype(f">i{n}") for n in (1, 2, 4, 8))
-u8be, u16be, u32be, u64be = (np.dtype(f">u{n}") for n in (1, 2, 4, 8))
-f16be, f32be, f64be = (np.dtype(f">f{n}") for n in (2, 4, 8))
-f2be, f4be, f8be = f16be, f32be, f64be
-f2le = f16
-
-
-@dataclasses.dataclass(frozen=True)
-class _Pad:
-    nbytes: int
-
-
-def bytes_(n: int) -> np.dtype[Any]:
-    """A fixed-size byte string of ``n`` bytes (numpy ``S<n>``; trailing NULs
-    are stripped on read, as C ``char[n]`` text usually wants).
-
-    ``bytes_(0)`` takes no bytes and, in a :class:`Record`, is no field (as
-    construct's ``Bytes(0)`` and C's ``char x[0]``): computed sizes may reach 0.
-
-    Examples
-    --------
-    >>> import recview as rv
-    >>> class Tick(rv.Record):
-    ...     sym: rv.bytes_(8)
-    ...     px: rv.f64
-    >>> Tick.schema.itemsize
-    16
-    """
-    n = _size(n, "bytes_(n)")
-    return np.dtype(f"S{n}")
-
-
-def pad(n: int) -> _Pad:
-    """``n`` bytes of padding: skipped, not a field. ``pad(0)`` is no padding
-    (as construct's ``Padding(0)``): layouts that compute their padding may reach 0.
-
-    Examples
-    --------
-    >>> import recview as rv
-    >>> class R(rv.Record):
-    ...     a: rv.u8
-    ...     _gap: rv.pad(3)
-    ...     b: rv.u32
-    >>> R.schema.dtype.fields["b"][1], R.schema.names
-    (4, ('a', 'b'))
-    """
-    return _Pad(_size(n, "pad(n)"))
 
 
 def array(t: Any, n: int | Sequence[int]) -> _Array:
@@ -219,95 +114,6 @@ class _Array:
     item: Schema | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class _BitsType:
-    """A ``bits(storage, ...)`` field type: the storage dtype and its bitfields."""
-
-    dtype: np.dtype[Any]
-    storage: Storage
-
-
-def bits(storage: Any, /, **widths: int) -> _BitsType:
-    """One integer storage unit split into named bitfields, least significant bit first.
-
-    The fields take ``widths`` bits each, in keyword order, from bit 0 of the
-    storage *value* up: for a big-endian storage (``rv.u16be``) the numbering
-    follows the 16-bit value, so the first field is bit 0 of the value in
-    either byte order. Names starting with ``_`` (``_``, ``_1``, ``_spare``)
-    are unused bits, not fields. A signed storage (``rv.i16``) gives signed
-    (sign-extended) bitfields. The storage field itself is no leaf: its
-    bitfields are, as ``"flags.fin"``; read them with :meth:`Schema.get`.
-
-    Parameters
-    ----------
-    storage : integer type
-        ``rv.u8`` .. ``rv.u64be``, ``rv.i8`` .. ``rv.i64be``.
-    **widths : int
-        Bitfield name to width in bits (at least 1); together at most the
-        storage's bits.
-
-    Raises
-    ------
-    SchemaError
-        ``storage`` is no integer type, a width is not a positive integer, or
-        the widths need more bits than the storage has; the message names the
-        field.
-
-    Examples
-    --------
-    >>> import numpy as np, recview as rv
-    >>> class Tcp(rv.Record):
-    ...     seq: rv.u32be
-    ...     flags: rv.bits(rv.u16be, fin=1, syn=1, rst=1, psh=1, ack=1, urg=1, _=10)
-    >>> raw = np.array([(7, 0b010010)], dtype=Tcp.schema.dtype)
-    >>> Tcp.schema.get(raw, "flags.syn"), Tcp.schema.get(raw, "flags.ack")
-    (array([1], dtype=uint8), array([1], dtype=uint8))
-    >>> [f.path for f in Tcp.schema.fields()][:3]
-    ['seq', 'flags.fin', 'flags.syn']
-    """
-    dt = storage if isinstance(storage, np.dtype) else None
-    if dt is None or dt.kind not in "iu" or dt.itemsize not in (1, 2, 4, 8):
-        raise SchemaError(
-            f"bits(storage, ...): storage must be an integer type (rv.u8 .. rv.u64be, "
-            f"rv.i8 .. rv.i64be), got {storage!r}"
-        )
-    total = 8 * dt.itemsize
-    fields: list[Bit] = []
-    pos = 0
-    for name, width in widths.items():
-        if not _is_int(width) or width < 1:
-            raise SchemaError(
-                f"bitfield {name!r}: width must be a positive integer, got {width!r}", field=name
-            )
-        if pos + width > total:
-            raise SchemaError(
-                f"bitfield {name!r}: bits {pos}..{pos + int(width) - 1} do not fit the "
-                f"{total}-bit storage {dt.str} (the widths add up to "
-                f"{sum(int(w) for w in widths.values())} bits)",
-                field=name,
-            )
-        if not name.startswith("_"):
-            fields.append(Bit(name, pos, int(width), dt.kind == "i"))
-        pos += int(width)
-    if not fields:
-        raise SchemaError(
-            "bits(storage, ...): no named bitfields (names starting with '_' are unused bits)"
-        )
-    order = ">" if dt.byteorder == ">" else "<"
-    # the storage is stored unsigned (the bitfields carry the signedness): one
-    # spelling per layout, the one construct's BitStruct gives back
-    unsigned = np.dtype(dt.str.replace("i", "u"))
-    return _BitsType(unsigned, Storage(tuple(fields), order))
-
-
-def _size(n: object, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise SchemaError(f"{what}: expected a non-negative integer size, got {n!r}")
-    if n > _MAX_ITEMSIZE:
-        raise SchemaError(f"{what}: {n} bytes is too large")
-    return int(n)
-
-
 def _atom_dtype(t: Any, field: str) -> np.dtype[Any]:
     if isinstance(t, type) and issubclass(t, Record):
         return t.schema.dtype
@@ -333,9 +139,6 @@ def _atom_alignment(t: Any) -> int:
     if isinstance(t, Schema):
         return _alignment(t.dtype)
     return _alignment(_atom_dtype(t, "field"))
-
-
-_round_up = round_up
 
 
 class Record:
@@ -366,12 +169,10 @@ class Record:
     """
 
     schema: ClassVar[Schema]
-    _align_: ClassVar[bool] = False
     _alignment_: ClassVar[int] = 1
 
     def __init_subclass__(cls, *, align: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._align_ = align
         fields: list[tuple[str, Any]] = []
         for klass in reversed(cls.__mro__):
             if klass is Record or not issubclass(klass, Record):
@@ -396,7 +197,7 @@ class Record:
                 raise SchemaError(
                     f"Record {cls.__name__}: cannot evaluate field annotations: {err}"
                 ) from err
-            fields.extend((k, v) for k, v in ann.items() if k not in ("schema", "_align_"))
+            fields.extend((k, v) for k, v in ann.items() if k != "schema")
         names: list[str] = []
         formats: list[np.dtype[Any]] = []
         offsets: list[int] = []
@@ -411,7 +212,7 @@ class Record:
             if align:
                 al = _atom_alignment(t)
                 max_align = max(max_align, al)
-                pos = _round_up(pos, al)
+                pos = round_up(pos, al)
             if dt.itemsize == 0:
                 continue  # bytes_(0), array(t, 0): no bytes, no field (C's int x[0])
             names.append(name)
@@ -429,7 +230,7 @@ class Record:
                 bitmap.update((f"{name}.{p}", b) for p, b in inner.bitfields.items())
         if not names:
             raise SchemaError(f"Record {cls.__name__} declares no fields")
-        itemsize = _round_up(pos, max_align) if align else pos
+        itemsize = round_up(pos, max_align) if align else pos
         cls._alignment_ = max_align
         spec = {"names": names, "formats": formats, "offsets": offsets, "itemsize": itemsize}
         dtype = _to_dtype(spec)
@@ -438,204 +239,9 @@ class Record:
         )
 
 
-def _alignment(dt: np.dtype[Any]) -> int:
-    """C alignment of a plain dtype. A nested structured dtype counts as
-    naturally aligned (its largest member's alignment) only when its offsets
-    and itemsize are consistent with that; otherwise it is packed (1)."""
-    if dt.subdtype is not None:
-        return _alignment(dt.subdtype[0])
-    if dt.names is None:
-        return int(dt.alignment)
-    fields = _fields(dt)
-    al = 1
-    for name in dt.names:
-        fdt, off = fields[name][:2]
-        fal = _alignment(fdt)
-        if off % fal:
-            return 1
-        al = max(al, fal)
-    return al if dt.itemsize % al == 0 else 1
-
-
 # ---------------------------------------------------------------------------
 # Schema
 # ---------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class FieldInfo:
-    """One leaf field of a schema: what a consumer needs to read its values.
-
-    A byte field is a scalar or an array of scalars at a byte offset. A
-    bitfield is ``bit_width`` bits from bit ``bit_offset`` (least significant
-    bit = 0) of its *storage* field's value; its ``offset`` and ``dtype`` are
-    the storage's. Through arrays of records (``legs: Leg[2]``) a leaf is the
-    member in every element (``legs.px``, shape ``(2,)``), and ``offset`` is
-    that of the first element.
-
-    Attributes
-    ----------
-    path : str
-        Dotted path (``"hdr.ts"``, ``"legs.px"``, ``"flags.syn"``).
-    offset : int
-        Byte offset from the start of the record (of the first element, and
-        of the storage unit for a bitfield).
-    dtype : numpy.dtype
-        Scalar type of one element (of the storage unit for a bitfield: an
-        integer type, or ``V<n>`` for a C run of another length).
-    shape : tuple of int
-        Array shape (``()`` for a scalar field): the shapes of the arrays of
-        records on the way, then the field's own, combined in that order.
-    bit_offset : int or None
-        For a bitfield, its lowest bit in the storage value; None otherwise.
-    bit_width : int or None
-        For a bitfield, its width in bits; None for a byte field.
-    signed : bool
-        For a bitfield, whether its values are sign-extended.
-    storage : str or None
-        For a bitfield, the dotted dtype path of its storage field (``"flags"``,
-        or a hidden ``"_bits@4"`` for C bitfields); None otherwise.
-    bit_order : str or None
-        For a bitfield, the byte order in which the storage bytes form the
-        value its bits are numbered in (``"<"`` or ``">"``).
-    strides : tuple of int or None
-        Bytes between elements along each axis of ``shape`` within one record
-        (an array of records steps by its record size); None means C-contiguous.
-        Leaves inside arrays of records are *not* contiguous: their
-        ``nbytes`` are spread over :meth:`element_offsets`.
-    """
-
-    path: str
-    offset: int
-    dtype: np.dtype[Any]
-    shape: tuple[int, ...]
-    bit_offset: int | None = None
-    bit_width: int | None = None
-    signed: bool = False
-    storage: str | None = None
-    bit_order: str | None = None
-    strides: tuple[int, ...] | None = None
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes the field takes in each record (its storage's, for a bitfield)."""
-        return int(self.dtype.itemsize * int(np.prod(self.shape, dtype=np.int64)))
-
-    @property
-    def is_bitfield(self) -> bool:
-        """Whether this leaf is a bitfield (values computed, not viewed)."""
-        return self.bit_width is not None
-
-    @property
-    def bit_bytes(self) -> tuple[int, int] | None:
-        """For a bitfield, the record bytes ``(start, stop)`` that hold its bits
-        (of the first element; a subset of the storage's ``offset`` ..
-        ``offset + dtype.itemsize``); None for a byte field. What ``inspect``
-        prints a bitfield under.
-
-        Examples
-        --------
-        >>> import recview as rv
-        >>> s = rv.Schema.from_c("struct t { uint32_t id; uint16_t lo:4, mid:8, hi:4; };")
-        >>> [(f.path, f.bit_offset, f.bit_bytes) for f in s.fields()][1:]
-        [('lo', 0, (4, 5)), ('mid', 4, (4, 6)), ('hi', 12, (5, 6))]
-        >>> s = rv.Schema.from_c("struct t { uint32_t id; uint16_t lo:4, mid:8, hi:4; };", byteorder=">")
-        >>> [(f.path, f.bit_offset, f.bit_bytes) for f in s.fields()][1:]
-        [('hi', 0, (5, 6)), ('mid', 4, (4, 6)), ('lo', 12, (4, 5))]
-        """
-        if self.bit_offset is None or self.bit_width is None:
-            return None
-        n = self.dtype.itemsize
-        lo, hi = self.bit_offset // 8, (self.bit_offset + self.bit_width - 1) // 8
-        if self.bit_order == ">":  # value byte k is storage byte n - 1 - k
-            lo, hi = n - 1 - hi, n - 1 - lo
-        return self.offset + lo, self.offset + hi + 1
-
-    @property
-    def value_dtype(self) -> np.dtype[Any]:
-        """The type :meth:`get` returns: ``dtype``, or for a bitfield the
-        smallest native integer type holding ``bit_width`` bits."""
-        if self.bit_width is None:
-            return self.dtype
-        return value_dtype(self.bit_width, self.signed)
-
-    def element_names(self) -> list[str]:
-        """One name per scalar cell, in C order: ``path`` for a scalar field,
-        ``path[i]`` or ``path[i][j]`` for an array (the column names of CSV,
-        pandas and CLI tables).
-
-        Examples
-        --------
-        >>> import recview as rv
-        >>> s = rv.Schema.from_dtype([("legs", [("px", "<f8")], (2,)), ("m", "<u1", (2, 2))])
-        >>> [f.element_names() for f in s.fields()]
-        [['legs.px[0]', 'legs.px[1]'], ['m[0][0]', 'm[0][1]', 'm[1][0]', 'm[1][1]']]
-        """
-        if not self.shape:
-            return [self.path]
-        return [self.path + "".join(f"[{i}]" for i in idx) for idx in np.ndindex(*self.shape)]
-
-    def element_offsets(self) -> list[int]:
-        """Byte offset from the record start of each element, in C order (the
-        order of :meth:`element_names`); each element takes ``dtype.itemsize``
-        bytes.
-
-        Examples
-        --------
-        >>> import recview as rv
-        >>> s = rv.Schema.from_dtype([("t", "<u2"), ("x", [("a", "<u2"), ("b", ">f4")], (2,))])
-        >>> [(f.path, f.element_offsets()) for f in s.fields()]
-        [('t', [0]), ('x.a', [2, 8]), ('x.b', [4, 10])]
-        """
-        strides = self.strides
-        if strides is None:
-            strides = _c_strides(self.shape, self.dtype.itemsize)
-        return [
-            self.offset + sum(i * k for i, k in zip(idx, strides, strict=True))
-            for idx in np.ndindex(*self.shape)
-        ]
-
-    def get(self, arr: Any) -> np.ndarray[Any, Any]:
-        """This field's values in ``arr``, a structured array (or record) of
-        the schema's dtype: shape ``arr.shape + self.shape``.
-
-        A byte field gives a zero-copy strided view of ``arr``; a bitfield, a
-        read-only array of :attr:`value_dtype` computed in one vectorized pass.
-
-        Examples
-        --------
-        >>> import numpy as np, recview as rv
-        >>> s = rv.Schema.from_dtype([("legs", [("px", "<f8"), ("qty", "<u4")], (2,))])
-        >>> a = np.zeros(3, s.dtype)
-        >>> px = s.fields()[0].get(a)
-        >>> px.shape, np.shares_memory(px, a)
-        ((3, 2), True)
-        """
-        values = _walk(arr, self.storage or self.path)
-        if self.bit_width is None:
-            view: np.ndarray[Any, Any] = values
-            return view
-        assert self.bit_offset is not None
-        return extract(
-            values, self.dtype, self.bit_order or "<", self.bit_offset, self.bit_width, self.signed
-        )
-
-
-def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
-    out: list[int] = []
-    step = itemsize
-    for k in reversed(shape):
-        out.append(step)
-        step *= k
-    return tuple(reversed(out))
-
-
-def _walk(arr: Any, path: str) -> Any:
-    """``arr["a"]["b"]...`` for a dotted dtype path: a strided view (numpy's
-    field indexing reaches through arrays of records, adding their axes)."""
-    for part in path.split("."):
-        arr = arr[part]
-    return arr
 
 
 def _rebuild(
@@ -684,21 +290,8 @@ class Schema:
         unions = frozenset(unions)
         dtype = _canonical(dtype, unions, "")
         bit_map, bit_leaves = _check_bitfields(dtype, unions, bitfields or {})
-        enum_map: dict[str, Mapping[int, str]] = {}
-        for path, mapping in (enums or {}).items():
-            # a path may run through arrays of records ("slots.kind"): it names
-            # the field in every element
-            leaf = _lookup_base(dtype, path)
-            if path in bit_leaves:
-                leaf = np.dtype("u1")  # a bitfield: an integer too
-            if leaf is None or leaf.names is not None or leaf.kind not in "iub":
-                raise SchemaError(
-                    f"enum names given for {path!r}, which is not an integer field", field=path
-                )
-            enum_map[path] = MappingProxyType({int(k): str(v) for k, v in mapping.items()})
-        for path in unions:
-            if _lookup(dtype, path) is None:
-                raise SchemaError(f"union {path!r} is not a structured field", field=path)
+        enum_map = _check_enums(dtype, enums or {}, bit_leaves)
+        _check_unions(dtype, unions)
         self = object.__new__(cls)
         object.__setattr__(self, "_dtype", dtype)
         object.__setattr__(self, "_unions", unions)
@@ -1065,40 +658,8 @@ class Schema:
         >>> s.dtype.fields["b"][0].str
         '>f8'
         """
-        try:
-            doc = json.loads(text)
-        except (ValueError, TypeError, RecursionError) as err:
-            raise SchemaError(f"schema JSON is not valid JSON: {err}") from err
-        if not isinstance(doc, dict):
-            raise SchemaError(f"schema JSON must be an object, got {type(doc).__name__}")
-        fmt = doc.get("format", _JSON_FORMAT)
-        if fmt != _JSON_FORMAT:
-            raise SchemaError(f"schema JSON 'format' must be {_JSON_FORMAT!r}, got {fmt!r}")
-        version = doc.get("version", _JSON_VERSION)
-        if version not in (_JSON_VERSION, _JSON_VERSION_BITS) or isinstance(version, bool):
-            raise SchemaError(f"unsupported schema JSON version {version!r} (expected 1 or 2)")
-        bitfields: dict[str, Storage] = {}
-        dtype = _struct_from_json(doc, "", bitfields if version == _JSON_VERSION_BITS else None)
-        unions = doc.get("unions", [])
-        if not isinstance(unions, list) or not all(isinstance(u, str) for u in unions):
-            raise SchemaError("schema JSON 'unions' must be a list of dotted field paths")
-        enums_doc = doc.get("enums", {})
-        enums: dict[str, dict[int, str]] = {}
-        if not isinstance(enums_doc, dict):
-            raise SchemaError("schema JSON 'enums' must be an object")
-        for path, mapping in enums_doc.items():
-            if not isinstance(mapping, dict):
-                raise SchemaError(f"enum {path!r}: expected an object of value -> name", field=path)
-            entry: dict[int, str] = {}
-            for k, v in mapping.items():
-                if not isinstance(v, str) or not re.fullmatch(r"-?[0-9]{1,20}", k):
-                    raise SchemaError(
-                        f"enum {path!r}: expected integer keys and string names, got {k!r}: {v!r}",
-                        field=path,
-                    )
-                entry[int(k)] = v
-            enums[path] = entry
-        return cls._from_parts(dtype, unions=frozenset(unions), enums=enums, bitfields=bitfields)
+        dtype, unions, enums, bitfields = _schema_json.loads(text)
+        return cls._from_parts(dtype, unions=unions, enums=enums, bitfields=bitfields)
 
     # -- converters --------------------------------------------------------
 
@@ -1111,17 +672,9 @@ class Schema:
         >>> rv.Schema.from_dtype([("a", "<u2")]).to_json()
         '{"format": "recview.schema", "version": 1, "itemsize": 2, "fields": [{"name": "a", "offset": 0, "type": "<u2"}]}'
         """
-        version = _JSON_VERSION_BITS if self._bitfields else _JSON_VERSION
-        doc: dict[str, Any] = {"format": _JSON_FORMAT, "version": version}
-        doc.update(_struct_to_json(self._dtype, self._bitfields, ""))
-        if self._unions:
-            doc["unions"] = sorted(self._unions)
-        if self._enums:
-            doc["enums"] = {
-                k: {str(n): name for n, name in sorted(v.items())}
-                for k, v in sorted(self._enums.items())
-            }
-        return json.dumps(doc, indent=indent)
+        return _schema_json.dumps(
+            self._dtype, self._unions, self._enums, self._bitfields, indent=indent
+        )
 
     def to_construct(self) -> Any:
         """The equivalent ``construct.Struct``: parses and builds the same bytes.
@@ -1171,469 +724,3 @@ def _schema_of_dtype(dtype: np.dtype[Any]) -> Schema:
     # rv.open(path, dtype) in a loop should not recompile the same layout
     # (validation and canonicalisation cost ~10x the open itself).
     return Schema.from_dtype(dtype)
-
-
-# ---------------------------------------------------------------------------
-# dtype helpers
-# ---------------------------------------------------------------------------
-
-
-def _to_dtype(spec: Any) -> np.dtype[Any]:
-    """np.dtype(spec), with numpy's errors turned into SchemaError naming the field."""
-    try:
-        dt: np.dtype[Any] = np.dtype(spec)
-    except Exception as err:
-        field = None
-        if isinstance(spec, list):
-            for item in spec:
-                try:
-                    np.dtype([item])
-                except Exception:  # noqa: BLE001, PERF203 - only on the error path
-                    field = str(item[0]) if isinstance(item, tuple) and item else repr(item)
-                    break
-        elif isinstance(spec, dict) and isinstance(spec.get("names"), list):
-            formats = spec.get("formats")
-            if isinstance(formats, list):
-                for fname, fmt in zip(spec["names"], formats, strict=False):
-                    try:
-                        np.dtype(fmt)
-                    except Exception:  # noqa: BLE001, PERF203 - only on the error path
-                        field = str(fname)
-                        break
-        where = f"field {field!r}: " if field is not None else ""
-        raise SchemaError(f"{where}not a valid numpy dtype spec: {err}", field=field) from err
-    return dt
-
-
-def _canonical(dt: np.dtype[Any], unions: frozenset[str], path: str) -> np.dtype[Any]:
-    """Validate ``dt`` and rebuild it in one canonical form (explicit offsets,
-    explicit byte orders, no titles/alignment flags), so that equal layouts
-    compare and hash equal whatever spelling produced them."""
-    if not isinstance(dt, np.dtype):
-        raise SchemaError(f"expected a numpy dtype, got {type(dt).__name__}")
-    where = f"field {path!r}" if path else "record"
-    if dt.names is None:
-        raise SchemaError(f"{where}: expected a structured dtype, got {dt}", field=path or None)
-    if dt.itemsize > _MAX_ITEMSIZE:
-        raise SchemaError(
-            f"{where}: record of {dt.itemsize} bytes is too large", field=path or None
-        )
-    if not dt.names:
-        raise SchemaError(f"{where}: structured dtype with no fields", field=path or None)
-    if path.count(".") >= _MAX_DEPTH:
-        # Deeper would overflow the stack here or in to_json/from_json/to_construct
-        # (a RecursionError near 500 levels): refuse it, naming the field.
-        raise SchemaError(f"{where}: records nested more than {_MAX_DEPTH} levels deep", field=path)
-    names: list[str] = []
-    formats: list[Any] = []
-    offsets: list[int] = []
-    spans: list[tuple[int, int, str]] = []
-    for name in dt.names:
-        fpath = f"{path}.{name}" if path else name
-        if not name or "." in name:
-            raise SchemaError(
-                f"field {fpath!r}: field names must be non-empty strings without '.'",
-                field=fpath,
-            )
-        fdt, off = _fields(dt)[name][:2]
-        fmt = _canonical_field(fdt, unions, fpath)
-        names.append(name)
-        formats.append(fmt)
-        offsets.append(int(off))
-        spans.append((int(off), int(off) + fdt.itemsize, fpath))
-    if dt.itemsize == 0:
-        raise SchemaError(f"{where}: zero-size record", field=path or None)
-    if path not in unions:
-        spans.sort()
-        for (_a0, a1, apath), (b0, _b1, bpath) in itertools.pairwise(spans):
-            if b0 < a1:
-                raise SchemaError(
-                    f"field {bpath!r} at offset {b0} overlaps field {apath!r} "
-                    f"(which ends at offset {a1})",
-                    field=bpath,
-                    offset=b0,
-                )
-    for start, end, fpath in spans:
-        if start < 0 or end > dt.itemsize:
-            raise SchemaError(
-                f"field {fpath!r} spans bytes {start}..{end}, outside the {dt.itemsize}-byte "
-                "record",
-                field=fpath,
-                offset=start,
-            )
-    return np.dtype(
-        {"names": names, "formats": formats, "offsets": offsets, "itemsize": dt.itemsize}
-    )
-
-
-def _canonical_field(fdt: np.dtype[Any], unions: frozenset[str], fpath: str) -> np.dtype[Any]:
-    if fdt.subdtype is not None:
-        base, shape = fdt.subdtype
-        # An array of arrays, ((t, (3,)), (2,)), is the layout of (t, (2, 3)),
-        # which is how to_json and fields() describe it: one spelling, so that
-        # from_construct(Array(2, Array(3, t))) equals from_dtype((t, (2, 3))).
-        while base.subdtype is not None:
-            base, inner = base.subdtype
-            shape = (*shape, *inner)
-        if any(k <= 0 for k in shape):
-            raise SchemaError(f"field {fpath!r}: array shape {shape} has a zero size", field=fpath)
-        return np.dtype((_canonical_field(base, unions, fpath), shape))
-    if fdt.names is not None:
-        return _canonical(fdt, unions, fpath)
-    if fdt.hasobject:
-        raise SchemaError(f"field {fpath!r}: object dtypes cannot live in a file", field=fpath)
-    if (fdt.kind == "f" and fdt.itemsize > 8) or (fdt.kind == "c" and fdt.itemsize > 16):
-        # long double: 80-bit x87 on x86-64, IEEE quad on aarch64: no portable layout
-        raise SchemaError(
-            f"field {fpath!r}: type {fdt} (long double) has no portable binary layout",
-            field=fpath,
-        )
-    if fdt.kind not in _ALLOWED_KINDS:
-        raise SchemaError(f"field {fpath!r}: type {fdt} has no fixed binary layout", field=fpath)
-    if fdt.itemsize == 0:
-        raise SchemaError(f"field {fpath!r}: type {fdt} has zero size", field=fpath)
-    if fdt.byteorder == "=":
-        fdt = fdt.newbyteorder("<" if np.little_endian else ">")
-    out: np.dtype[Any] = np.dtype(fdt.str)
-    return out
-
-
-def _leaves(
-    dt: np.dtype[Any],
-    path: str,
-    base: int,
-    shape: tuple[int, ...],
-    bitfields: Mapping[str, Storage] = MappingProxyType({}),
-    strides: tuple[int, ...] = (),
-) -> Iterator[FieldInfo]:
-    """Leaves of the record ``dt`` at dotted ``path``, byte offset ``base``,
-    inside arrays of records of combined ``shape`` (and byte ``strides``), in
-    declaration order."""
-    assert dt.names is not None
-    if len(strides) != len(shape):
-        strides = _c_strides(shape, dt.itemsize)
-    for name in dt.names:
-        fdt, off = _fields(dt)[name][:2]
-        fpath = f"{path}.{name}" if path else name
-        fshape = shape
-        fstrides = strides
-        while fdt.subdtype is not None:
-            fdt, sub = fdt.subdtype
-            fshape = fshape + tuple(sub)
-            fstrides = fstrides + _c_strides(tuple(sub), fdt.itemsize)
-        storage = bitfields.get(fpath)
-        if fdt.names is not None:
-            # arrays of records too: each member is a leaf in every element
-            yield from _leaves(fdt, fpath, base + int(off), fshape, bitfields, fstrides)
-        elif storage is not None:
-            parent = path if storage.anonymous else fpath
-            for b in storage.fields:
-                yield FieldInfo(
-                    f"{parent}.{b.name}" if parent else b.name,
-                    base + int(off),
-                    fdt,
-                    fshape,
-                    bit_offset=b.lsb,
-                    bit_width=b.width,
-                    signed=b.signed,
-                    storage=fpath,
-                    bit_order=storage.order,
-                    strides=fstrides,
-                )
-        else:
-            yield FieldInfo(fpath, base + int(off), fdt, fshape, strides=fstrides)
-
-
-def _check_bitfields(
-    dtype: np.dtype[Any], unions: frozenset[str], bitfields: Mapping[str, Storage]
-) -> tuple[dict[str, Storage], set[str]]:
-    """Validate the bitfields of each storage path against ``dtype``; returns
-    them in canonical form (the byte order of an integer storage is its
-    dtype's) and the dotted paths of the bitfield leaves."""
-    out: dict[str, Storage] = {}
-    leaf_paths: set[str] = set()
-    taken: dict[str, set[str]] = {}  # parent path -> names used at that level
-    for spath, storage in sorted(bitfields.items()):
-        if not isinstance(storage, Storage):
-            raise SchemaError(f"bitfields of {spath!r} must be a Storage", field=spath)
-        sdt = _lookup_base(dtype, spath) if spath else None
-        ok = (
-            sdt is not None
-            and sdt.names is None
-            and ((sdt.kind in "iu" and sdt.itemsize in (1, 2, 4, 8)) or sdt.kind == "V")
-        )
-        if not ok or sdt is None:
-            raise SchemaError(
-                f"bitfield storage {spath!r} is not an integer (or V<n>) field of the record",
-                field=spath,
-            )
-        if sdt.itemsize == 1:
-            order = "<"
-        elif sdt.kind == "V":
-            if storage.order not in ("<", ">"):
-                raise SchemaError(
-                    f"bitfield storage {spath!r}: order must be '<' or '>', got {storage.order!r}",
-                    field=spath,
-                )
-            order = storage.order
-        else:
-            # numpy spells the native order '=': bits are numbered in '<' or '>'
-            native = "<" if np.little_endian else ">"
-            order = native if sdt.byteorder == "=" else sdt.byteorder
-        parent, _, sname = spath.rpartition(".")
-        level = parent if storage.anonymous else spath
-        names = taken.setdefault(level, set())
-        if storage.anonymous and not names:
-            pdt = _lookup_base(dtype, parent)
-            assert pdt is not None
-            assert pdt.names is not None
-            names.update(n for n in pdt.names if n != sname)
-        if not storage.fields:
-            raise SchemaError(f"bitfield storage {spath!r} has no bitfields", field=spath)
-        nbits = 8 * sdt.itemsize
-        spans: list[tuple[int, int, str]] = []
-        for b in storage.fields:
-            bpath = f"{level}.{b.name}" if level else b.name
-            if not isinstance(b.name, str) or not b.name or "." in b.name:  # type: ignore[redundant-expr]
-                raise SchemaError(
-                    f"bitfield {bpath!r}: names must be non-empty strings without '.'", field=bpath
-                )
-            if b.name in names:
-                raise SchemaError(f"bitfield {bpath!r} is declared twice", field=bpath)
-            names.add(b.name)
-            if not (_is_int(b.width) and _is_int(b.lsb) and isinstance(b.signed, bool)):
-                raise SchemaError(f"bitfield {bpath!r}: invalid bit range {b!r}", field=bpath)
-            if not (1 <= b.width <= 64 and b.lsb >= 0 and b.lsb + b.width <= nbits):
-                raise SchemaError(
-                    f"bitfield {bpath!r}: bits {b.lsb}..{b.lsb + b.width - 1} are outside the "
-                    f"{nbits}-bit storage {spath!r}",
-                    field=bpath,
-                )
-            spans.append((b.lsb, b.lsb + b.width, bpath))
-            leaf_paths.add(bpath)
-        if parent not in unions:  # union members may share bits, as C's do
-            spans.sort()
-            for (_a0, a1, apath), (b0, _b1, bpath) in itertools.pairwise(spans):
-                if b0 < a1:
-                    raise SchemaError(
-                        f"bitfield {bpath!r} (from bit {b0}) overlaps bitfield {apath!r}",
-                        field=bpath,
-                    )
-        # one spelling per layout: bitfields by bit position (lowest first)
-        ordered = tuple(sorted(storage.fields, key=lambda b: (b.lsb, b.width, b.name)))
-        out[spath] = Storage(ordered, order, storage.anonymous)
-    return out, leaf_paths
-
-
-def _lookup(dt: np.dtype[Any], path: str) -> np.dtype[Any] | None:
-    """The structured dtype at ``path`` (through arrays: a union ``u`` in
-    ``u[2]``, or in ``slots[4].u``), or None."""
-    found = _lookup_base(dt, path)
-    return found if found is not None and found.names is not None else None
-
-
-def _lookup_base(dt: np.dtype[Any], path: str) -> np.dtype[Any] | None:
-    """The dtype of one element of the field at dotted ``path`` (subarrays,
-    there and on the way, stripped), or None; ``""`` is the record itself."""
-    dt = dt.base
-    if not path:
-        return dt
-    for part in path.split("."):
-        if dt.names is None or part not in dt.names:
-            return None
-        dt = _fields(dt)[part][0].base
-    return dt
-
-
-def _union_paths(dt: np.dtype[Any], path: str) -> set[str]:
-    """Dotted paths of the (nested) records whose two or more fields all start
-    at offset 0: unions, as C lays them out."""
-    dt = dt.base
-    if dt.names is None or path.count(".") >= _MAX_DEPTH:
-        return set()  # too deep: _canonical refuses it, naming the field
-    fields = _fields(dt)
-    out = {path} if len(dt.names) > 1 and all(fields[n][1] == 0 for n in dt.names) else set()
-    for name in dt.names:
-        out |= _union_paths(fields[name][0], f"{path}.{name}" if path else name)
-    return out
-
-
-def _dtype_spec(dt: np.dtype[Any]) -> Any:
-    if dt.names is None:
-        return dt.str
-    assert dt.fields is not None
-    return {
-        "names": list(dt.names),
-        "formats": [_fmt_spec(_fields(dt)[n][0]) for n in dt.names],
-        "offsets": [int(_fields(dt)[n][1]) for n in dt.names],
-        "itemsize": dt.itemsize,
-    }
-
-
-def _fmt_spec(dt: np.dtype[Any]) -> Any:
-    if dt.subdtype is not None:
-        return (_fmt_spec(dt.subdtype[0]), dt.subdtype[1])
-    return _dtype_spec(dt)
-
-
-def _bits_to_json(storage: Storage, fdt: np.dtype[Any], entry: dict[str, Any]) -> None:
-    entry["bits"] = [
-        {"name": b.name, "lsb": b.lsb, "width": b.width, **({"signed": True} if b.signed else {})}
-        for b in storage.fields
-    ]
-    if storage.anonymous:
-        entry["anonymous"] = True
-    if fdt.kind == "V" and fdt.itemsize > 1:
-        entry["order"] = storage.order
-
-
-def _bits_from_json(f: dict[str, Any], fpath: str) -> Storage:
-    bits = f["bits"]
-    if not isinstance(bits, list) or not bits:
-        raise SchemaError(f"field {fpath!r}: 'bits' must be a non-empty list", field=fpath)
-    out: list[Bit] = []
-    for i, b in enumerate(bits):
-        ok = (
-            isinstance(b, dict)
-            and isinstance(b.get("name"), str)
-            and _is_int(b.get("lsb"))
-            and _is_int(b.get("width"))
-            and isinstance(b.get("signed", False), bool)
-            and set(b) <= {"name", "lsb", "width", "signed"}
-        )
-        if not ok:
-            raise SchemaError(
-                f"field {fpath!r}: bits[{i}] must be an object with 'name', 'lsb', 'width' "
-                f"and optionally 'signed', got {b!r}",
-                field=fpath,
-            )
-        out.append(Bit(b["name"], b["lsb"], b["width"], b.get("signed", False)))
-    anonymous = f.get("anonymous", False)
-    order = f.get("order", "<")
-    if not isinstance(anonymous, bool) or order not in ("<", ">"):
-        raise SchemaError(
-            f"field {fpath!r}: 'anonymous' must be a boolean and 'order' '<' or '>'", field=fpath
-        )
-    return Storage(tuple(out), order, anonymous)
-
-
-def _struct_to_json(
-    dt: np.dtype[Any], bitfields: Mapping[str, Storage] = MappingProxyType({}), path: str = ""
-) -> dict[str, Any]:
-    assert dt.names is not None
-    fields = []
-    for name in dt.names:
-        fdt, off = _fields(dt)[name][:2]
-        entry: dict[str, Any] = {"name": name, "offset": int(off)}
-        shape: tuple[int, ...] = ()
-        while fdt.subdtype is not None:
-            fdt, sub = fdt.subdtype
-            shape += tuple(sub)
-        fpath = f"{path}.{name}" if path else name
-        entry["type"] = _struct_to_json(fdt, bitfields, fpath) if fdt.names is not None else fdt.str
-        if shape:
-            entry["shape"] = list(shape)
-        if fpath in bitfields:
-            _bits_to_json(bitfields[fpath], fdt, entry)
-        fields.append(entry)
-    return {"itemsize": int(dt.itemsize), "fields": fields}
-
-
-def _struct_from_json(
-    doc: Any, path: str, bitfields: dict[str, Storage] | None = None
-) -> np.dtype[Any]:
-    """The dtype of a JSON struct object; bitfields found on the way go into
-    ``bitfields`` (None: version 1, where "bits" is unknown)."""
-    where = f"field {path!r}" if path else "schema JSON"
-    if not isinstance(doc, dict):
-        raise SchemaError(
-            f"{where}: expected an object with 'itemsize' and 'fields'", field=path or None
-        )
-    itemsize = doc.get("itemsize")
-    fields = doc.get("fields")
-    if not _is_int(itemsize) or not 0 < itemsize <= _MAX_ITEMSIZE:
-        raise SchemaError(
-            f"{where}: 'itemsize' must be a positive integer, got {itemsize!r}", field=path or None
-        )
-    if not isinstance(fields, list) or not fields:
-        raise SchemaError(f"{where}: 'fields' must be a non-empty list", field=path or None)
-    names: list[str] = []
-    formats: list[Any] = []
-    offsets: list[int] = []
-    for i, f in enumerate(fields):
-        if not isinstance(f, dict):
-            raise SchemaError(f"{where}: fields[{i}] must be an object", field=path or None)
-        name = f.get("name")
-        if not isinstance(name, str) or not name:
-            raise SchemaError(f"{where}: fields[{i}] needs a non-empty 'name'", field=path or None)
-        fpath = f"{path}.{name}" if path else name
-        if name in names:
-            raise SchemaError(f"field {fpath!r} is declared twice", field=fpath)
-        offset = f.get("offset")
-        if not _is_int(offset) or not 0 <= offset < _MAX_ITEMSIZE:
-            raise SchemaError(
-                f"field {fpath!r}: 'offset' must be a non-negative integer, got {offset!r}",
-                field=fpath,
-            )
-        t = f.get("type")
-        if isinstance(t, str):
-            if not _SCALAR_RE.match(t):
-                raise SchemaError(f"field {fpath!r}: unknown type {t!r}", field=fpath)
-            fdt = np.dtype(t)
-        elif isinstance(t, dict):
-            fdt = _struct_from_json(t, fpath, bitfields)
-        else:
-            raise SchemaError(
-                f"field {fpath!r}: 'type' must be a type string or a struct object, got {t!r}",
-                field=fpath,
-            )
-        shape = f.get("shape")
-        if shape is not None:
-            if (
-                not isinstance(shape, list)
-                or not shape
-                or len(shape) > 32
-                or not all(_is_int(k) and 0 < k <= _MAX_ITEMSIZE for k in shape)
-            ):
-                raise SchemaError(
-                    f"field {fpath!r}: 'shape' must be a list of positive integers, got {shape!r}",
-                    field=fpath,
-                )
-            total = fdt.itemsize
-            for k in shape:
-                total *= k
-                if total > _MAX_ITEMSIZE:
-                    raise SchemaError(f"field {fpath!r}: array is too large", field=fpath)
-            fdt = np.dtype((fdt, tuple(shape)))
-        if offset + fdt.itemsize > itemsize:
-            raise SchemaError(
-                f"field {fpath!r} spans bytes {offset}..{offset + fdt.itemsize}, outside the "
-                f"{itemsize}-byte record",
-                field=fpath,
-                offset=offset,
-            )
-        if "bits" in f:
-            if bitfields is None:
-                raise SchemaError(
-                    f"field {fpath!r}: 'bits' needs schema JSON version 2", field=fpath
-                )
-            bitfields[fpath] = _bits_from_json(f, fpath)
-        names.append(name)
-        formats.append(fdt)
-        offsets.append(offset)
-    try:
-        spec: Any = {"names": names, "formats": formats, "offsets": offsets, "itemsize": itemsize}
-        out: np.dtype[Any] = np.dtype(spec)
-    except (TypeError, ValueError) as err:
-        raise SchemaError(f"{where}: invalid layout: {err}", field=path or None) from err
-    return out
-
-
-def _fields(dt: np.dtype[Any]) -> Mapping[str, Any]:
-    fields = dt.fields
-    assert fields is not None
-    return fields
-
-
-def _is_int(x: object) -> TypeGuard[int]:
-    return isinstance(x, int) and not isinstance(x, bool)

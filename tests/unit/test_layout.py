@@ -24,7 +24,17 @@ for _layer, _names in enumerate(
         # vocabulary and leaves
         ["errors", "_extras", "_bits", "_vocab", "pool"],
         # schema: the field model and its front ends
-        ["schema", "_c", "_construct", "_npy", "formats"],
+        [
+            "schema",
+            "_atoms",
+            "_dtypes",
+            "_fieldinfo",
+            "_schema_json",
+            "_c",
+            "_construct",
+            "_npy",
+            "formats",
+        ],
         # readers and views, and the conversions of their records (to Arrow,
         # pandas, polars) that their methods run
         ["_mapping", "_region", "_readers", "view", "remote", "_remote_view", "_tables", "_export"],

@@ -408,3 +408,23 @@ def test_long_double_is_refused_as_having_no_portable_layout(spec):
 def test_half_float_atoms_take_byte_order_suffixes():
     assert rv.f2be == np.dtype(">f2")
     assert rv.f2le == rv.f2 == np.dtype("<f2")
+
+
+def test_a_subclass_lays_out_all_fields_with_its_own_align_flag():
+    # align= is a class keyword, not inherited: a subclass of an aligned
+    # Record is packed unless it asks again (the flag is not kept on the class)
+    class A(rv.Record, align=True):
+        a: rv.u8
+        b: rv.f64
+
+    class B(A):
+        c: rv.u8
+
+    class C(A, align=True):
+        c: rv.u8
+
+    assert [A.schema.dtype.fields[n][1] for n in "ab"] == [0, 8] and A.schema.itemsize == 16
+    assert [B.schema.dtype.fields[n][1] for n in "abc"] == [0, 1, 9] and B.schema.itemsize == 10
+    assert [C.schema.dtype.fields[n][1] for n in "abc"] == [0, 8, 16] and C.schema.itemsize == 24
+    assert (A._alignment_, B._alignment_, C._alignment_) == (8, 1, 8)
+    assert not hasattr(A, "_align_")
