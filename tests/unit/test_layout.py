@@ -37,7 +37,17 @@ for _layer, _names in enumerate(
         ],
         # readers and views, and the conversions of their records (to Arrow,
         # pandas, polars) that their methods run
-        ["_mapping", "_region", "_readers", "view", "remote", "_remote_view", "_tables", "_export"],
+        [
+            "_mapping",
+            "_region",
+            "_readers",
+            "view",
+            "remote",
+            "_remote_source",
+            "_remote_view",
+            "_tables",
+            "_export",
+        ],
         # streams and frames
         ["streams", "compressed", "frames"],
         # CLI, interop and what builds on all of it
