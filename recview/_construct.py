@@ -16,6 +16,7 @@ import construct as c
 import numpy as np
 
 from recview._bits import Bit, Storage
+from recview._vocab import NATIVE_ORDER
 from recview.errors import SchemaError
 
 _FMT_KIND = {
@@ -24,7 +25,6 @@ _FMT_KIND = {
 }  # fmt: skip
 _KIND_FMT = {"i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "l", "u4": "L", "i8": "q",
              "u8": "Q", "f2": "e", "f4": "f", "f8": "d"}  # fmt: skip
-_NATIVE = "<" if np.little_endian else ">"
 
 
 def _describe(con: Any) -> str:
@@ -267,7 +267,7 @@ def _leaf(con: Any, path: str, enums: _Found) -> np.dtype[Any] | None:
             raise SchemaError(
                 f"field {path!r}: struct format {con.fmtstr!r} has no numpy equivalent", field=path
             )
-        return np.dtype((_NATIVE if endian in "=@" else endian) + kind)
+        return np.dtype((NATIVE_ORDER if endian in "=@" else endian) + kind)
     if isinstance(con, c.BytesInteger):
         if not isinstance(con.length, int) or con.length not in (1, 2, 4, 8):
             raise SchemaError(
@@ -385,7 +385,7 @@ def _con(
     if fdt.kind == "b":
         return c.Flag
     if key in _KIND_FMT:
-        order = "<" if fdt.byteorder in "<|" else ">" if fdt.byteorder == ">" else _NATIVE
+        order = "<" if fdt.byteorder in "<|" else ">" if fdt.byteorder == ">" else NATIVE_ORDER
         return c.FormatField(order, _KIND_FMT[key])
     if fdt.kind == "S":
         # numpy reads S<n> with trailing NULs stripped and writes it NUL-padded

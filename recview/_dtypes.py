@@ -17,6 +17,7 @@ from typing import Any, TypeGuard
 import numpy as np
 
 from recview._bits import Storage
+from recview._vocab import NATIVE_ORDER
 from recview.errors import SchemaError
 
 # numpy kinds a record field may have: fixed-size, no Python objects.
@@ -142,7 +143,7 @@ def _canonical_field(fdt: np.dtype[Any], unions: frozenset[str], fpath: str) -> 
     if fdt.itemsize == 0:
         raise SchemaError(f"field {fpath!r}: type {fdt} has zero size", field=fpath)
     if fdt.byteorder == "=":
-        fdt = fdt.newbyteorder("<" if np.little_endian else ">")
+        fdt = fdt.newbyteorder(NATIVE_ORDER)
     out: np.dtype[Any] = np.dtype(fdt.str)
     return out
 
@@ -181,8 +182,7 @@ def _check_bitfields(
             order = storage.order
         else:
             # numpy spells the native order '=': bits are numbered in '<' or '>'
-            native = "<" if np.little_endian else ">"
-            order = native if sdt.byteorder == "=" else sdt.byteorder
+            order = NATIVE_ORDER if sdt.byteorder == "=" else sdt.byteorder
         parent, _, sname = spath.rpartition(".")
         level = parent if storage.anonymous else spath
         names = taken.setdefault(level, set())

@@ -15,6 +15,7 @@ import numpy as np
 
 __all__ = [
     "MODES",
+    "NATIVE_ORDER",
     "TRAILING",
     "Mode",
     "NDArray",
@@ -87,6 +88,10 @@ def round_up(n: int, align: int) -> int:
     (16, 16, 0)
     """
     return -(-n // align) * align
+
+
+#: The machine's byte order as a dtype string spells it: ``"<"`` or ``">"``.
+NATIVE_ORDER: Final = "<" if np.little_endian else ">"
 
 
 def native(dtype: np.dtype[Any]) -> np.dtype[Any]:

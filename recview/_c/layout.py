@@ -21,7 +21,7 @@ from typing import Any
 from pycparser import c_ast, c_parser
 
 from recview._c.consteval import _CInt, _Evaluator, _int_constant
-from recview._c.parse import _join, _line, _SymbolTable, _where
+from recview._c.parse import _line, _SymbolTable, _where
 from recview._c.preprocess import _Preprocessor
 from recview._c.types import (
     _BUILTIN_TYPEDEFS,
@@ -38,15 +38,12 @@ from recview._c.types import (
     _Scalar,
     _visible_names,
 )
+from recview._vocab import join_path, round_up
 from recview.errors import SchemaError
 
 _MAX_ALIGN = 16  # __attribute__((aligned)) with no argument: the largest alignment (x86-64)
 _STORAGE_ORDERS = {"default": 0, "little-endian": 1, "big-endian": 2}
 _MAX_NBYTES = 2**31 - 1  # numpy keeps dtype sizes and subarray dimensions in a C int
-
-
-def _roundup(value: int, align: int) -> int:
-    return -(-value // align) * align
 
 
 def _declarator_attrs(node: Any) -> list[Any]:
@@ -371,7 +368,7 @@ class _LayoutEngine:
             if not isinstance(decl, c_ast.Decl):
                 continue  # _Static_assert (collected with the others), #pragma
             line = _line(decl) or _line(decl.bitsize) or _line(decl.type)
-            mpath = _join(path, decl.name) if decl.name else path
+            mpath = join_path(path, decl.name) if decl.name else path
             if decl.bitsize is not None:
                 self._bitfield(decl, mpath, line, state, run, members)
                 continue
@@ -428,7 +425,7 @@ class _LayoutEngine:
         seen: dict[str, int] = {}
         for cname, cline in _visible_names(members):
             if cname in seen:
-                dup = _join(path, cname)
+                dup = join_path(path, cname)
                 raise SchemaError(
                     f"{_where(dup, cline)}: duplicate member {cname!r} in {label} (first at "
                     f"line {seen[cname]})",
@@ -533,12 +530,12 @@ class _LayoutEngine:
         pack = None if self._packed else state.pack
         if width == 0:
             if not state.union:
-                pos = _roundup(pos, talign)
+                pos = round_up(pos, talign)
         else:
             if user_align:  # aligned(1) too: a byte boundary; #pragma pack caps it
-                pos = _roundup(pos, 8 * (min(user_align, pack) if pack else user_align))
+                pos = round_up(pos, 8 * (min(user_align, pack) if pack else user_align))
             if not packed and pack is None and pos % talign + width > 8 * ctype.size:
-                pos = _roundup(pos, talign)
+                pos = round_up(pos, talign)
         if named:
             # GCC's update_alignment_for_field: #pragma pack caps the type's
             # alignment and then packed no longer lowers it to 1
@@ -590,7 +587,7 @@ class _LayoutEngine:
             field_align = max(member.ctype.align, member.user_align)
         if state.pack is not None and not self._packed:
             field_align = min(field_align, state.pack)
-        offset = 0 if state.union else _roundup(state.offset, field_align)
+        offset = 0 if state.union else round_up(state.offset, field_align)
         state.bitpos = None
         state.offset = offset + member.ctype.size
         state.size = max(state.size, state.offset)
@@ -605,7 +602,7 @@ class _LayoutEngine:
         (so that the elements of an array of the aggregate all stay aligned).
         """
         align = max(state.align, aligned)
-        return _roundup(state.size, align), align
+        return round_up(state.size, align), align
 
     def check_static_asserts(self) -> None:
         for node in self._symbols.asserts:

@@ -8,7 +8,7 @@ of the source mean -- typedefs, struct/union/enum tags, enumerators, static
 assertions and the records that can be chosen -- and answers ``name=``
 (:meth:`_SymbolTable.select`). Computing sizes is the layout engine's job
 (:mod:`recview._c.layout`). Also here: where a node sits, for messages
-(:func:`_line`, :func:`_where`, dotted paths with :func:`_join`).
+(:func:`_line`, :func:`_where`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from pycparser import c_ast, c_parser
 from recview._c.consteval import _CInt
 from recview._c.preprocess import _is_ident, _Preprocessor, _tokens
 from recview._c.types import _BUILTIN_TYPEDEFS
-from recview._vocab import join_path
 from recview.errors import SchemaError
 
 _SOURCE_FILE = "<c>"
@@ -312,9 +311,6 @@ def _front_end(
 def _where(path: str, line: int | None) -> str:
     at = f" ({_at(line)})" if line else ""
     return f"field {path!r}{at}" if path else (_at(line) if line else "C source")
-
-
-_join = join_path  # the layout engine's name for it
 
 
 def _line(node: Any) -> int:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import bisect
 import os
 import re
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pycparser import c_parser
 
 from recview._c.consteval import _CInt, _Evaluator, _int_constant
+from recview._vocab import NATIVE_ORDER
 from recview.errors import SchemaError
 
 _SCAN = re.compile(
@@ -195,7 +195,7 @@ class _Preprocessor:
 
     def __init__(self, byteorder: str, include_dirs: Sequence[str] = ()) -> None:
         self.macros: dict[str, _Macro] = dict(_PREDEFINED)
-        big = byteorder == ">" or (byteorder == "=" and sys.byteorder == "big")
+        big = (NATIVE_ORDER if byteorder == "=" else byteorder) == ">"
         for name in ("__BYTE_ORDER__", "__BYTE_ORDER", "__FLOAT_WORD_ORDER__"):
             body = "4321" if big else "1234"
             self.macros[name] = _Macro(name, None, None, (body,), 0)

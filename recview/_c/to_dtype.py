@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from recview._bits import Bit, Storage
-from recview._c.parse import _join
 from recview._c.types import _Aggregate, _Array, _BitRun, _CType, _Member, _Scalar
+from recview._vocab import NATIVE_ORDER, join_path
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def _bit_storage(
     big-endian layout GCC allocates from the most significant bit, so a field at
     allocation bit ``p`` of an ``n``-byte run is value bits ``8n-p-w .. 8n-p-1``."""
     if order == "=":
-        order = "<" if np.little_endian else ">"
+        order = NATIVE_ORDER
     n = run.size
     parent = path.rpartition(".")[0]
     bits: list[Bit] = []
@@ -95,7 +95,7 @@ def _bit_storage(
         lsb = 8 * n - b.bitpos - b.width if order == ">" else b.bitpos
         bits.append(Bit(b.name, lsb, b.width, signed))
         if b.base.names is not None:
-            enums[_join(parent, b.name)] = dict(b.base.names)
+            enums[join_path(parent, b.name)] = dict(b.base.names)
     bitfields[path] = Storage(tuple(bits), order if n > 1 else "<", anonymous=True)
     if n in (1, 2, 4, 8):
         return np.dtype(f"{order if n > 1 else '|'}u{n}")
@@ -146,7 +146,13 @@ def _to_dtype(
             "names": names,
             "formats": [
                 _to_dtype(
-                    m.ctype, _join(path, name), byteorder, unions, enums, ctype.byteorder, bitfields
+                    m.ctype,
+                    join_path(path, name),
+                    byteorder,
+                    unions,
+                    enums,
+                    ctype.byteorder,
+                    bitfields,
                 )
                 for m, name in zip(members, names, strict=True)
             ],
