@@ -16,7 +16,7 @@ import construct as c
 import numpy as np
 
 from recview._bits import Bit, Storage
-from recview._vocab import NATIVE_ORDER
+from recview._vocab import NATIVE_ORDER, join_path
 from recview.errors import SchemaError
 
 _FMT_KIND = {
@@ -63,7 +63,7 @@ def _unsized(con: Any, path: str) -> tuple[Any, str]:
                 sub.sizeof()
             except Exception:  # noqa: BLE001, PERF203 - only on the error path
                 name = sub.name
-                return _unsized(sub, (f"{path}.{name}" if path else name) if name else path)
+                return _unsized(sub, join_path(path, name) if name else path)
     elif isinstance(con, c.Subconstruct) and not isinstance(con, c.Array):
         try:
             con.subcon.sizeof()
@@ -197,7 +197,7 @@ def _struct(con: Any, path: str, enums: _Found) -> np.dtype[Any] | None:
     pos = 0
     for i, sub in enumerate(con.subcons):
         name = sub.name
-        fpath = (f"{path}.{name}" if path else name) if name else f"{path}[{i}]".lstrip(".")
+        fpath = join_path(path, name) if name else f"{path}[{i}]".lstrip(".")
         size = _sizeof(sub, fpath)
         if name:
             if name.startswith("_"):  # construct's own context keys: _io, _params...
@@ -230,7 +230,7 @@ def _union(con: Any, size: int, path: str, enums: _Found) -> np.dtype[Any]:
     for sub in con.subcons:
         if not sub.name:
             continue  # an unnamed member of a union reads nothing anyone can see
-        fpath = f"{path}.{sub.name}" if path else sub.name
+        fpath = join_path(path, sub.name)
         n = _sizeof(sub, fpath)
         if n > size:
             raise SchemaError(
@@ -326,7 +326,7 @@ def construct_from_dtype(
     if path in unions:
         subs = []
         for off, name, fdt in members:
-            fpath = f"{path}.{name}" if path else name
+            fpath = join_path(path, name)
             con = _con(fdt, unions, fpath, bitfields)
             if off:
                 con = c.Struct(c.Padding(off), "value" / con)
@@ -337,7 +337,7 @@ def construct_from_dtype(
     for off, name, fdt in members:
         if off > pos:
             fields.append(c.Padding(off - pos))
-        fpath = f"{path}.{name}" if path else name
+        fpath = join_path(path, name)
         fields.append(name / _con(fdt, unions, fpath, bitfields))
         pos = off + fdt.itemsize
     if dt.itemsize > pos:

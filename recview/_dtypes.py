@@ -17,7 +17,7 @@ from typing import Any, TypeGuard
 import numpy as np
 
 from recview._bits import Storage
-from recview._vocab import NATIVE_ORDER
+from recview._vocab import NATIVE_ORDER, join_path
 from recview.errors import SchemaError
 
 # numpy kinds a record field may have: fixed-size, no Python objects.
@@ -79,7 +79,7 @@ def _canonical(dt: np.dtype[Any], unions: frozenset[str], path: str) -> np.dtype
     offsets: list[int] = []
     spans: list[tuple[int, int, str]] = []
     for name in dt.names:
-        fpath = f"{path}.{name}" if path else name
+        fpath = join_path(path, name)
         if not name or "." in name:
             raise SchemaError(
                 f"field {fpath!r}: field names must be non-empty strings without '.'",
@@ -196,7 +196,7 @@ def _check_bitfields(
         nbits = 8 * sdt.itemsize
         spans: list[tuple[int, int, str]] = []
         for b in storage.fields:
-            bpath = f"{level}.{b.name}" if level else b.name
+            bpath = join_path(level, b.name)
             if not isinstance(b.name, str) or not b.name or "." in b.name:  # type: ignore[redundant-expr]
                 raise SchemaError(
                     f"bitfield {bpath!r}: names must be non-empty strings without '.'", field=bpath
@@ -284,7 +284,7 @@ def _union_paths(dt: np.dtype[Any], path: str) -> set[str]:
     fields = _fields(dt)
     out = {path} if len(dt.names) > 1 and all(fields[n][1] == 0 for n in dt.names) else set()
     for name in dt.names:
-        out |= _union_paths(fields[name][0], f"{path}.{name}" if path else name)
+        out |= _union_paths(fields[name][0], join_path(path, name))
     return out
 
 

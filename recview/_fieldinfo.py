@@ -17,6 +17,7 @@ import numpy as np
 
 from recview._bits import Storage, extract, value_dtype
 from recview._dtypes import _fields
+from recview._vocab import join_path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,7 +212,7 @@ def _leaves(
         strides = _c_strides(shape, dt.itemsize)
     for name in dt.names:
         fdt, off = _fields(dt)[name][:2]
-        fpath = f"{path}.{name}" if path else name
+        fpath = join_path(path, name)
         fshape = shape
         fstrides = strides
         while fdt.subdtype is not None:
@@ -226,7 +227,7 @@ def _leaves(
             parent = path if storage.anonymous else fpath
             for b in storage.fields:
                 yield FieldInfo(
-                    f"{parent}.{b.name}" if parent else b.name,
+                    join_path(parent, b.name),
                     base + int(off),
                     fdt,
                     fshape,

@@ -18,6 +18,7 @@ import numpy as np
 
 from recview._bits import Bit, Storage
 from recview._dtypes import _MAX_ITEMSIZE, _fields, _is_int
+from recview._vocab import join_path
 from recview.errors import SchemaError
 
 _JSON_FORMAT = "recview.schema"
@@ -84,7 +85,7 @@ def _struct_to_json(
         while fdt.subdtype is not None:
             fdt, sub = fdt.subdtype
             shape += tuple(sub)
-        fpath = f"{path}.{name}" if path else name
+        fpath = join_path(path, name)
         entry["type"] = _struct_to_json(fdt, bitfields, fpath) if fdt.names is not None else fdt.str
         if shape:
             entry["shape"] = list(shape)
@@ -121,7 +122,7 @@ def _struct_from_json(
         name = f.get("name")
         if not isinstance(name, str) or not name:
             raise SchemaError(f"{where}: fields[{i}] needs a non-empty 'name'", field=path or None)
-        fpath = f"{path}.{name}" if path else name
+        fpath = join_path(path, name)
         if name in names:
             raise SchemaError(f"field {fpath!r} is declared twice", field=fpath)
         offset = f.get("offset")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 import recview as rv
+from recview._vocab import join_path
 from recview.testing._specs import RecordSpec
 
 
@@ -65,8 +66,7 @@ def _to_numpy(
     if dt.names is not None:
         assert dt.fields is not None
         return tuple(
-            _to_numpy(dt.fields[n][0], value[n], bitfields, f"{path}.{n}" if path else n)
-            for n in dt.names
+            _to_numpy(dt.fields[n][0], value[n], bitfields, join_path(path, n)) for n in dt.names
         )
     return value
 
@@ -152,7 +152,7 @@ def _from_numpy(dtype: np.dtype[Any], value: Any, bitfields: Mapping[str, Any], 
     if dtype.names is not None:
         assert dtype.fields is not None
         return {
-            n: _from_numpy(dtype.fields[n][0], value[n], bitfields, f"{path}.{n}" if path else n)
+            n: _from_numpy(dtype.fields[n][0], value[n], bitfields, join_path(path, n))
             for n in dtype.names
         }
     if path in bitfields:
