@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from recview._bits import Bit, Storage
-from recview._dtypes import _MAX_ITEMSIZE, _is_int
+from recview._dtypes import _MAX_ITEMSIZE
+from recview._vocab import check_int
 from recview.errors import SchemaError
 
 __all__ = [
@@ -178,21 +179,20 @@ def bits(storage: Any, /, **widths: int) -> _BitsType:
     total = 8 * dt.itemsize
     fields: list[Bit] = []
     pos = 0
-    for name, width in widths.items():
-        if not _is_int(width) or width < 1:
-            raise SchemaError(
-                f"bitfield {name!r}: width must be a positive integer, got {width!r}", field=name
-            )
+    for name, given in widths.items():
+        width = _checked(
+            given, 1, f"bitfield {name!r}: width must be a positive integer, got {given!r}", name
+        )
         if pos + width > total:
             raise SchemaError(
-                f"bitfield {name!r}: bits {pos}..{pos + int(width) - 1} do not fit the "
+                f"bitfield {name!r}: bits {pos}..{pos + width - 1} do not fit the "
                 f"{total}-bit storage {dt.str} (the widths add up to "
                 f"{sum(int(w) for w in widths.values())} bits)",
                 field=name,
             )
         if not name.startswith("_"):
-            fields.append(Bit(name, pos, int(width), dt.kind == "i"))
-        pos += int(width)
+            fields.append(Bit(name, pos, width, dt.kind == "i"))
+        pos += width
     if not fields:
         raise SchemaError(
             "bits(storage, ...): no named bitfields (names starting with '_' are unused bits)"
@@ -205,8 +205,17 @@ def bits(storage: Any, /, **widths: int) -> _BitsType:
 
 
 def _size(n: object, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise SchemaError(f"{what}: expected a non-negative integer size, got {n!r}")
-    if n > _MAX_ITEMSIZE:
-        raise SchemaError(f"{what}: {n} bytes is too large")
-    return int(n)
+    size = _checked(n, 0, f"{what}: expected a non-negative integer size, got {n!r}")
+    if size > _MAX_ITEMSIZE:
+        raise SchemaError(f"{what}: {size} bytes is too large")
+    return size
+
+
+def _checked(n: object, minimum: int, message: str, field: str | None = None) -> int:
+    """``n`` as an ``int`` by the rule every count of recview follows
+    (:func:`recview._vocab.check_int`: numpy integers too, never a bool), else
+    a SchemaError with ``message``."""
+    try:
+        return check_int(n, "n", minimum=minimum)
+    except (TypeError, ValueError):
+        raise SchemaError(message, field=field) from None

@@ -428,3 +428,21 @@ def test_a_subclass_lays_out_all_fields_with_its_own_align_flag():
     assert [C.schema.dtype.fields[n][1] for n in "abc"] == [0, 8, 16] and C.schema.itemsize == 24
     assert (A._alignment_, B._alignment_, C._alignment_) == (8, 1, 8)
     assert not hasattr(A, "_align_")
+
+
+def test_atom_sizes_and_bit_widths_follow_the_one_integer_rule():
+    # one rule for counts everywhere (recview._vocab.check_int): an int or any
+    # integer with __index__ (numpy's too), never a bool or a float
+    class Two:
+        def __index__(self) -> int:
+            return 2
+
+    assert rv.bits(rv.u8, a=np.int64(3), _=np.uint8(5)) == rv.bits(rv.u8, a=3, _=5)
+    assert rv.bytes_(Two()) == rv.bytes_(2) and rv.pad(Two()) == rv.pad(2)
+    assert rv.array(rv.u8, (Two(), np.int32(3))).dtype == rv.array(rv.u8, (2, 3)).dtype
+    for bad in (True, np.bool_(True), 2.0, "2", 0, -1):
+        with pytest.raises(rv.SchemaError, match="width must be a positive integer"):
+            rv.bits(rv.u8, a=bad)
+    for bad in (True, np.bool_(True), 2.0, "2", -1):
+        with pytest.raises(rv.SchemaError, match="non-negative integer size"):
+            rv.bytes_(bad)
