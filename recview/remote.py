@@ -43,6 +43,8 @@ from recview._remote_source import (
     DEFAULT_MAX_GAP_NBYTES as DEFAULT_MAX_GAP_NBYTES,  # noqa: PLC0414
     RemoteSource,
     _fsspec,
+    # a RemoteSource pickled by an earlier recview reconnects through this name
+    _reopen as _reopen,  # noqa: PLC0414
     is_url,
     local_path_of,
     remote_npy_layout as remote_npy_layout,  # noqa: PLC0414

@@ -51,7 +51,14 @@ from recview.testing._encode import (
     temp_file,
 )
 from recview.testing._roundtrip import check_roundtrip
-from recview.testing._specs import BitsSpec, FieldSpec, RecordSpec, ScalarSpec
+from recview.testing._specs import (
+    BitsSpec,
+    ByteOrder as ByteOrder,  # the type aliases of ScalarSpec's fields
+    FieldSpec,
+    RecordSpec,
+    ScalarKind as ScalarKind,
+    ScalarSpec,
+)
 from recview.testing._strategies import (
     bits_specs,
     field_names,
