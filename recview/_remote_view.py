@@ -11,21 +11,19 @@ in ``mode="pread"`` (``docs/remote.md``, "Memory model").
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from recview import _follow
 from recview._export import Exports
-from recview.errors import ClosedError, TruncatedError
+from recview._vocab import NDArray
+from recview.errors import ClosedError
 from recview.remote import RemoteRecords, RemoteSource, remote_npy_layout
 from recview.schema import Schema, as_schema
 
 __all__ = ["RemoteView", "open_url"]
-
-# Batches of follow(), in bytes: one request each.
-_FOLLOW_BATCH_NBYTES = 1 << 20
 
 
 def open_url(
@@ -309,51 +307,14 @@ class RemoteView(Exports):
         as the caller last saw it; ``timeout`` ends the iteration after that
         many seconds without new records. Each poll is one size request.
         """
-        self._check()
-        if poll <= 0:
-            raise ValueError(f"poll must be > 0 seconds, got {poll}")
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 seconds, got {timeout}")
-        itemsize = self.schema.itemsize
-        step = max(1, _FOLLOW_BATCH_NBYTES // itemsize) if records is None else int(records)
-        if step < 1:
-            raise ValueError(f"records must be >= 1, got {step}")
-        seen = len(self._records)
-        n = self.refresh()
-        pos = seen if start is None else int(start)
-        if pos < 0:
-            raise ValueError(f"start must be >= 0, got {pos}")
-        if pos > n:
-            raise TruncatedError(
-                f"{self.path}: cannot resume at record {pos:,}: the object holds {n:,} "
-                "records (it shrank or was replaced since that position was saved)",
-                path=self.path,
-                offset=self.offset + n * itemsize,
-            )
-        return self._follow(pos, float(poll), timeout, step)
-
-    def _follow(
-        self, pos: int, poll: float, timeout: float | None, step: int
-    ) -> Iterator[np.ndarray[Any, Any]]:
-        last = time.monotonic()
-        while True:
-            n = self.refresh()
-            if n > pos:
-                while pos < n:
-                    b = min(n, pos + step)
-                    self._check()
-                    batch = self._records.read(pos, b)
-                    pos = b
-                    yield batch
-                last = time.monotonic()
-                continue
-            if timeout is None:
-                time.sleep(poll)
-                continue
-            left = timeout - (time.monotonic() - last)
-            if left <= 0:
-                return
-            time.sleep(min(poll, left))
+        return _follow.follow(
+            _Growing(self),
+            start=start,
+            poll=poll,
+            timeout=timeout,
+            records=records,
+            held=len(self._records),
+        )
 
     # -- lifetime -------------------------------------------------------------------
 
@@ -374,3 +335,23 @@ class RemoteView(Exports):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Growing(_follow.Source[NDArray]):
+    """What :meth:`RemoteView.follow` polls: one size request a poll, one ranged read a batch."""
+
+    holder = "object"
+    # Batches of follow(), in bytes: one request each.
+    batch_nbytes = 1 << 20
+
+    def __init__(self, view: RemoteView) -> None:
+        super().__init__(view)
+        self._records = view._records
+
+    def read(self, a: int, n: int, records: int | None) -> tuple[NDArray, int]:
+        b = _follow.batch_end(a, n, records, self.batch_nbytes // self._records.schema.itemsize)
+        self.owner._check()
+        return self._records.read(a, b), b
+
+    def resume_offset(self, n: int) -> int:
+        return self._records.offset + n * self._records.schema.itemsize

@@ -29,7 +29,6 @@ import os
 import stat
 import struct
 import tempfile
-import time
 import warnings
 import weakref
 from collections.abc import Iterator
@@ -39,7 +38,7 @@ from typing import Any, Literal, NoReturn
 
 import numpy as np
 
-from recview import _export, _mapping
+from recview import _export, _follow, _mapping
 from recview._extras import require
 from recview.errors import ClosedError, LayoutError, LayoutWarning, SchemaError, TruncatedError
 from recview.schema import Schema, as_schema
@@ -975,47 +974,9 @@ class Frames:
         ...     print([b[2].tolist() for b in frames.follow(start=1, timeout=0.05)])
         [[2, 3]]
         """
-        self._check()
-        if poll <= 0:
-            raise ValueError(f"poll must be > 0 seconds, got {poll}")
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 seconds, got {timeout}")
-        if records is not None:
-            records = _int(records, "records", 1)
-        n = self.refresh()
-        pos = n if start is None else start
-        pos = _int(pos, "start", 0)
-        if pos > n:
-            raise TruncatedError(
-                f"{self._path}: cannot resume at frame {pos:,}: the file holds {n:,} frames "
-                "(it shrank or was replaced since that position was saved)",
-                path=self._path,
-                offset=self._end,
-            )
-        return self._follow(pos, float(poll), timeout, records)
-
-    def _follow(
-        self, pos: int, poll: float, timeout: float | None, records: int | None
-    ) -> Iterator[FrameBatch]:
-        last = time.monotonic()
-        while True:
-            n = self.refresh()
-            if n > pos:
-                while pos < n:
-                    self._check()
-                    b = self._step_end(pos, n, records, _DEFAULT_BATCH_NBYTES)
-                    batch = self._batch(pos, b)
-                    pos = b
-                    yield batch
-                last = time.monotonic()
-                continue
-            if timeout is None:
-                time.sleep(poll)
-                continue
-            left = timeout - (time.monotonic() - last)
-            if left <= 0:
-                return
-            time.sleep(min(poll, left))
+        return _follow.follow(
+            _Growing(self), start=start, poll=poll, timeout=timeout, records=records, held=None
+        )
 
     # -- interop ----------------------------------------------------------------------
 
@@ -1273,3 +1234,22 @@ def open_frames(
         trailing=trailing,
         max_length=max_length,
     )
+
+
+class _Growing(_follow.Source[FrameBatch]):
+    """What :meth:`Frames.follow` polls: the frames :meth:`Frames.refresh` indexed."""
+
+    unit = "frame"
+
+    def __init__(self, frames: Frames) -> None:
+        super().__init__(frames)
+        self._frames = frames
+
+    def read(self, a: int, n: int, records: int | None) -> tuple[FrameBatch, int]:
+        frames = self._frames
+        frames._check()
+        b = frames._step_end(a, n, records, _DEFAULT_BATCH_NBYTES)
+        return frames._batch(a, b), b
+
+    def resume_offset(self, n: int) -> int:
+        return self._frames._end

@@ -32,17 +32,17 @@ import errno
 import os
 import stat
 import threading
-import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, NoReturn
 
 import numpy as np
 
-from recview import _mapping
+from recview import _follow, _mapping
 from recview._export import Exports
+from recview._follow import FileReplacedWarning
 from recview._npy import npy_layout
-from recview._readers import FileRef, MappedReader, PreadReader, Reader, batch_pool
+from recview._readers import FileRef, MappedReader, PreadReader, Reader
 from recview._region import count_records
 from recview._remote_view import RemoteView, open_url
 from recview.errors import (
@@ -59,14 +59,6 @@ from recview.remote import is_url
 from recview.schema import Schema, as_schema
 
 __all__ = ["FileReplacedWarning", "View", "open"]
-
-
-class FileReplacedWarning(UserWarning):
-    """:meth:`View.follow` saw its path name another file (the log was rotated).
-
-    The iterator stays on the file it opened; ``follow(rotate=True)`` follows
-    the path instead.
-    """
 
 
 Trailing = Literal["error", "ignore", "warn"]
@@ -850,92 +842,14 @@ class View(_mapping.ViewBase, Exports):
         ...     print([b["f0"].tolist() for b in view.follow(start=1, timeout=0.05)])
         [[1, 2]]
         """
-        self._check()
-        if poll <= 0:
-            raise ValueError(f"poll must be > 0 seconds, got {poll}")
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 seconds, got {timeout}")
-        step = (
-            max(1, self._preader.batch_nbytes // self._schema.itemsize)
-            if records is None
-            else records
+        return _follow.follow(
+            _follow.Rotating(self, bool(rotate)),
+            start=start,
+            poll=poll,
+            timeout=timeout,
+            records=records,
+            held=self._count,
         )
-        _check_int(step, "records")
-        if step < 1:
-            raise ValueError(f"records must be >= 1, got {step}")
-        # start=None is the end as the caller last saw it (len(view)), taken
-        # before refresh(): records appended since then are delivered too.
-        seen = self._count
-        n = self.refresh()
-        pos = seen if start is None else start
-        _check_int(pos, "start")
-        if pos > n:
-            raise TruncatedError(
-                f"{self._path}: cannot resume at record {pos:,}: the file holds {n:,} records "
-                "(it shrank or was replaced since that position was saved)",
-                path=self._path,
-                offset=self._offset + n * self._schema.itemsize,
-            )
-        return self._follow(int(pos), float(poll), timeout, max(1, int(step)), bool(rotate))
-
-    def _follow(
-        self, pos: int, poll: float, timeout: float | None, step: int, rotate: bool
-    ) -> Iterator[np.ndarray[Any, Any]]:
-        last = time.monotonic()
-        pool = batch_pool(step * self._schema.itemsize)
-        target = self  # the file being followed: this view, or a rotated-in one
-        warned = False
-        try:
-            while True:
-                if target is not self:
-                    self._check()  # the caller closed its view: ClosedError
-                n = target.refresh()
-                if n > pos:
-                    while pos < n:
-                        b = min(n, pos + step)
-                        target._check()  # closed or truncated while the caller had a batch?
-                        # pread, not the mapping: a copy no later truncation can
-                        # zero, and no remap (nor a mapping kept alive by a batch
-                        # the caller keeps) per poll of a growing file.
-                        batch = target._preader.pread(pos, b, pool)
-                        pos = b
-                        yield batch
-                    last = time.monotonic()
-                    continue
-                # Nothing new: has the path been given to another file?
-                if (rotate or not warned) and target._replaced():
-                    if not rotate:
-                        warned = True
-                        warnings.warn(
-                            f"{self._path}: the path names another file now (the file was "
-                            "rotated: renamed or removed, and a new one created); follow() "
-                            "stays on the file it opened (pass rotate=True to follow the "
-                            "path)",
-                            FileReplacedWarning,
-                            stacklevel=2,
-                        )
-                    elif target.refresh() != pos:
-                        continue  # records came in meanwhile: deliver them first
-                    else:
-                        # The old file is finished (what the writer appended
-                        # before the switch was delivered above): go on with
-                        # the new one once its header is there.
-                        new = target._open_rotated()
-                        if new is not None:
-                            if target is not self:
-                                target.close()
-                            target, pos = new, 0
-                            continue
-                if timeout is None:
-                    time.sleep(poll)
-                    continue
-                left = timeout - (time.monotonic() - last)
-                if left <= 0:
-                    return
-                time.sleep(min(poll, left))
-        finally:
-            if target is not self:
-                target.close()
 
     def _replaced(self) -> bool:
         """Whether the path now names another file than the one this view has open."""

@@ -41,6 +41,7 @@ for _layer, _names in enumerate(
             "_mapping",
             "_region",
             "_readers",
+            "_follow",
             "view",
             "remote",
             "_remote_source",

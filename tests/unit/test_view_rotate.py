@@ -175,3 +175,23 @@ def test_rotation_warning_names_the_option(tmp_path):
             list(view.follow(start=0, poll=0.01, timeout=0.05))
     assert [w.category for w in caught] == [view_mod.FileReplacedWarning]
     assert "rotate=True" in str(caught[0].message)
+
+
+def test_rotation_warnings_point_at_the_callers_loop(tmp_path):
+    # Both warnings of follow() name the line that iterates, as warnings do
+    # (the partial-record one used to point past the caller, at "sys").
+    path = tmp_path / "log.bin"
+    write(path, records(0, 1))
+    with rv.open(path, DT) as view:
+        with open(path, "ab") as f:
+            f.write(b"\x01" * 5)
+        os.rename(path, tmp_path / "log.bin.1")
+        write(path, records(1, 2))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            list(view.follow(start=0, poll=0.01, timeout=0.05, rotate=True))
+            os.rename(path, tmp_path / "log.bin.2")
+            write(path, records(2, 3))
+            list(view.follow(start=0, poll=0.01, timeout=0.05))
+    assert sorted(w.category.__name__ for w in caught) == ["FileReplacedWarning", "LayoutWarning"]
+    assert {w.filename for w in caught} == {__file__}
