@@ -58,5 +58,15 @@ if sys.platform != "win32":
             optional=True,
         )
     )
+    # The one-pass split of records into columns (View.columns() copies with
+    # numpy when it is not built).
+    ext_modules.append(
+        Extension(
+            "recview._columns",
+            sources=["recview/_columns.c"],
+            extra_compile_args=["-std=gnu11", "-O3", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            optional=True,
+        )
+    )
 
 setup(ext_modules=ext_modules, cmdclass={"build_ext": OptionalBuildExt})

@@ -39,6 +39,7 @@ from typing import Any, Literal, NoReturn
 import numpy as np
 
 from recview import _follow, _mapping
+from recview._colsplit import Split
 from recview._export import Exports
 from recview._follow import FileReplacedWarning
 from recview._npy import npy_layout
@@ -63,10 +64,6 @@ __all__ = ["FileReplacedWarning", "View", "open"]
 
 Trailing = Literal["error", "ignore", "warn"]
 Mode = Literal["mmap", "pread"]
-
-# columns() copies this many bytes of records per block: small enough that a
-# block stays in L2 while every column is filled from it.
-_COLUMN_BLOCK_NBYTES = 256 << 10
 
 
 def open(  # the public name (rv.open, as io.open), shadowing the builtin on purpose
@@ -605,29 +602,12 @@ class View(_mapping.ViewBase, Exports):
         outs = {
             f.path: np.empty((n, *f.shape), dtype=f.value_dtype.newbyteorder("=")) for f in chosen
         }
-        fields = [f for f in chosen if not f.is_bitfield]
-        bitfields = [f for f in chosen if f.is_bitfield]
-        block = max(1, _COLUMN_BLOCK_NBYTES // self._schema.itemsize)
+        split = Split(self._schema.itemsize, chosen, outs)
         if self._mode == "mmap":
-            # Each byte field's strided view of all records is made once, and
-            # blocks are slices of it: making views per block and field would
-            # cost more than copying the field out of a small block. A
-            # bitfield is computed from the block (the shifts cost more).
-            whole = self._records(0, n)
-            srcs = [(f.get(whole), outs[f.path]) for f in fields] if n else []
-            for a in builtins.range(0, n, block):
-                for src, out in srcs:
-                    out[a : a + block] = src[a : a + block]
-                if bitfields:
-                    part = whole[a : a + block]
-                    for f in bitfields:
-                        outs[f.path][a : a + block] = f.get(part)
+            split.mapped(self._records(0, n))
         else:
-            for a in builtins.range(0, n, block):
-                b = min(n, a + block)
-                raw = self._pread(a, b)
-                for f in chosen:
-                    outs[f.path][a:b] = f.get(raw)
+            for a in builtins.range(0, n, split.block):
+                split.records(self._pread(a, min(n, a + split.block)), a)
         # The copies are done: they hold what the file held unless it shrank
         # under them (zeros from the guard, or from a mid-page cut).
         self._verify()

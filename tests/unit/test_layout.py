@@ -42,6 +42,7 @@ for _layer, _names in enumerate(
             "_region",
             "_readers",
             "_follow",
+            "_colsplit",
             "view",
             "remote",
             "_remote_source",
