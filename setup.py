@@ -58,15 +58,28 @@ if sys.platform != "win32":
             optional=True,
         )
     )
-    # The one-pass split of records into columns (View.columns() copies with
-    # numpy when it is not built).
-    ext_modules.append(
-        Extension(
-            "recview._columns",
-            sources=["recview/_columns.c"],
-            extra_compile_args=["-std=gnu11", "-O3", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-            optional=True,
+    # The one-pass split of records into columns, and its outputs' allocator
+    # (View.columns() copies with numpy when it is not built). numpy's headers
+    # come from the build requirements (pyproject.toml).
+    try:
+        import numpy
+    except ImportError:
+        sys.stderr.write("WARNING: numpy is not installed: recview._columns is not built.\n")
+    else:
+        ext_modules.append(
+            Extension(
+                "recview._columns",
+                sources=["recview/_columns.c"],
+                include_dirs=[numpy.get_include()],
+                extra_compile_args=[
+                    "-std=gnu11",
+                    "-O3",
+                    "-Wall",
+                    "-Wextra",
+                    "-Wno-unused-parameter",
+                ],
+                optional=True,
+            )
         )
-    )
 
 setup(ext_modules=ext_modules, cmdclass={"build_ext": OptionalBuildExt})

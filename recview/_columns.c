@@ -25,11 +25,27 @@
  * Every bound is checked before the first byte is copied (ValueError). The
  * GIL is released during the copy: src must stay valid, which the caller's
  * buffer export guarantees (a mapping cannot be closed while exported).
+ *
+ * empty(shape, dtype)
+ *   numpy.empty(shape, dtype), but an array of 4 MiB or more starts on a
+ *   2 MiB boundary (and is advised MADV_HUGEPAGE, as numpy advises its own).
+ *   malloc puts a large block 16 bytes into its own mapping, at any 4 KiB
+ *   offset from a 2 MiB boundary, so the first and last 2 MiB of each output
+ *   are faulted in 4 KiB at a time: about 520 page faults per column, 3,600
+ *   for the 7 columns of the benchmark's 256 MiB file, 6 ms of its 35 ms.
+ *   The array owns its memory (through a numpy memory handler: free(),
+ *   realloc() and resize() work as for any array).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#define NPY_NO_DEPRECATED_API NPY_1_22_API_VERSION
+#define NPY_TARGET_VERSION NPY_1_22_API_VERSION
+#include <numpy/arrayobject.h>
 
 /* Records per block: the block's bytes, read once from memory by the first
  * field's loop, are in L1 for the other fields' loops (L1d is 32-48 KiB on
@@ -225,7 +241,72 @@ done:
     return result;
 }
 
+/* numpy's threshold for madvise(MADV_HUGEPAGE) on its own allocations */
+#define HUGE_MIN ((size_t)4 << 20)
+#define HUGE_ALIGN ((size_t)2 << 20)
+
+static void *huge_malloc(void *ctx, size_t size)
+{
+    void *p;
+    if (size < HUGE_MIN)
+        return malloc(size ? size : 1);
+    if (posix_memalign(&p, HUGE_ALIGN, size))
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    /* advice only: without it (THP "madvise" mode) the alignment buys nothing */
+    (void)madvise(p, size, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+static void *huge_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    return calloc(nelem ? nelem : 1, elsize ? elsize : 1);
+}
+
+static void *huge_realloc(void *ctx, void *ptr, size_t size)
+{
+    return realloc(ptr, size ? size : 1);
+}
+
+static void huge_free(void *ctx, void *ptr, size_t size) { free(ptr); }
+
+static PyDataMem_Handler huge_handler = {
+    "recview_columns_hugepage_aligned",
+    1,
+    {NULL, huge_malloc, huge_calloc, huge_realloc, huge_free},
+};
+static PyObject *huge_capsule;
+
+static PyObject *empty(PyObject *self, PyObject *args)
+{
+    PyArray_Dims shape = {NULL, 0};
+    PyArray_Descr *descr = NULL;
+    PyObject *old, *arr;
+    if (!PyArg_ParseTuple(args, "O&O&:empty", PyArray_IntpConverter, &shape,
+                          PyArray_DescrConverter, &descr)) {
+        PyDimMem_FREE(shape.ptr);
+        Py_XDECREF(descr);
+        return NULL;
+    }
+    old = PyDataMem_SetHandler(huge_capsule);
+    if (old == NULL) {
+        PyDimMem_FREE(shape.ptr);
+        Py_DECREF(descr);
+        return NULL;
+    }
+    arr = PyArray_Empty(shape.len, shape.ptr, descr, 0); /* steals descr */
+    PyDimMem_FREE(shape.ptr);
+    Py_XDECREF(PyDataMem_SetHandler(old));
+    Py_DECREF(old);
+    return arr;
+}
+
 static PyMethodDef methods[] = {
+    {"empty", empty, METH_VARARGS,
+     "empty(shape, dtype)\n--\n\n"
+     "numpy.empty, but an array of 4 MiB or more starts on a 2 MiB boundary "
+     "and is advised MADV_HUGEPAGE (no 4 KiB page faults at its ends)."},
     {"split", split, METH_VARARGS,
      "split(src, itemsize, first, tasks)\n--\n\n"
      "Copy fields of the records in src into per-field outputs, one pass over "
@@ -239,4 +320,20 @@ static struct PyModuleDef module = {
     methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__columns(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__columns(void)
+{
+    PyObject *m;
+    import_array();
+    huge_capsule = PyCapsule_New(&huge_handler, "mem_handler", NULL);
+    if (huge_capsule == NULL)
+        return NULL;
+    m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    /* the module holds the handler: arrays made by empty() reference it too */
+    if (PyModule_AddObjectRef(m, "_handler", huge_capsule) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -39,7 +39,7 @@ from typing import Any, Literal, NoReturn
 import numpy as np
 
 from recview import _follow, _mapping
-from recview._colsplit import Split
+from recview._colsplit import Split, empty
 from recview._export import Exports
 from recview._follow import FileReplacedWarning
 from recview._npy import npy_layout
@@ -599,9 +599,7 @@ class View(_mapping.ViewBase, Exports):
         # One column per leaf of the field model: byte fields in native byte
         # order (assigning into the output converts it), bitfields as the
         # smallest integer type holding them.
-        outs = {
-            f.path: np.empty((n, *f.shape), dtype=f.value_dtype.newbyteorder("=")) for f in chosen
-        }
+        outs = {f.path: empty((n, *f.shape), f.value_dtype.newbyteorder("=")) for f in chosen}
         split = Split(self._schema.itemsize, chosen, outs)
         if self._mode == "mmap":
             split.mapped(self._records(0, n))

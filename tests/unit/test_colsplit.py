@@ -11,6 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
+import recview as rv
 from recview import _colsplit, _mapping
 
 native = pytest.mark.skipif(not _colsplit.NATIVE, reason="recview._columns is not built")
@@ -99,6 +100,8 @@ def test_a_cut_while_the_split_copies_raises_truncated_error(tmp_path):
         real = _colsplit._native
         calls = []
         class Cutting:
+            empty = real.empty
+
             @staticmethod
             def split(*args):
                 if calls:
@@ -119,3 +122,35 @@ def test_a_cut_while_the_split_copies_raises_truncated_error(tmp_path):
     assert got["raised"] is not None
     assert "shrank" in str(got["raised"]) or "truncated" in str(got["raised"]).lower()
     assert isinstance(got["calls"], int) and got["calls"] > 2
+
+
+@native
+def test_outputs_are_ordinary_arrays_aligned_for_huge_pages():
+    from recview import _columns
+
+    big = _columns.empty((3, 1 << 20), np.dtype(">f8"))  # 24 MiB
+    assert big.shape == (3, 1 << 20) and big.dtype == np.dtype(">f8")
+    assert big.flags.owndata and big.flags.c_contiguous and big.flags.writeable
+    assert big.ctypes.data % (2 << 20) == 0
+    big.resize((10,), refcheck=False)  # realloc through the same handler
+    assert big.shape == (10,)
+    small = _columns.empty((0, 3), np.dtype("S2"))
+    assert small.shape == (0, 3) and small.flags.owndata
+    with pytest.raises(TypeError):
+        _columns.empty((2,), "no such dtype")
+    with pytest.raises(ValueError):
+        _columns.empty((-1,), np.dtype("u1"))
+
+
+@pytest.mark.parametrize("native_on", [True, False])
+def test_columns_own_their_memory(tmp_path, monkeypatch, native_on):
+    if native_on and not _colsplit.NATIVE:
+        pytest.skip("recview._columns is not built")
+    monkeypatch.setattr(_colsplit, "NATIVE", native_on)
+    path = tmp_path / "r.bin"
+    np.arange(1 << 19, dtype="<u8").view(DT).tofile(path)  # 4 MiB
+    with rv.open(path, DT) as view:
+        cols = view.columns()
+    for col in cols.values():
+        assert col.flags.owndata and col.base is None
+    assert cols["seq"].tolist() == np.arange(0, 1 << 19, 2).tolist()
