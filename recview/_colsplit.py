@@ -47,6 +47,11 @@ NATIVE: bool = _native is not None
 # the GIL and sees Ctrl-C between calls every few milliseconds.
 _CALL_NBYTES = 16 << 20
 
+# Outputs larger than this are written with non-temporal stores (past the
+# caches, as memcpy writes large copies): a write that first reads each
+# cache line of a column from memory costs half again as much memory traffic.
+_STREAM_NBYTES = 16 << 20
+
 # The numpy copies take blocks of this many bytes of records: small enough
 # that a block stays in L2 while every column is filled from it.
 BLOCK_NBYTES = 256 << 10
@@ -129,11 +134,13 @@ class Split:
             else:
                 self._tasks.extend(tasks)
         self._block = max(1, BLOCK_NBYTES // itemsize)
+        self._stream = sum(out.nbytes for out in outs.values()) >= _STREAM_NBYTES
 
     def _native(self, records: np.ndarray[Any, Any], first: int) -> None:
         if self._tasks and len(records):
             assert _native is not None
-            _native.split(records.view(np.uint8), self._itemsize, first, self._tasks)
+            data = records.view(np.uint8)
+            _native.split(data, self._itemsize, first, self._tasks, self._stream)
 
     def mapped(self, whole: np.ndarray[Any, Any]) -> None:
         """Fill the outputs from ``whole``, every record (a view of a mapping)."""

@@ -12,5 +12,6 @@ def split(
     itemsize: int,
     first: int,
     tasks: Sequence[tuple[Buffer, int, int, int, int, int]],
+    stream: bool = False,
     /,
 ) -> None: ...

@@ -50,14 +50,10 @@ def dtypes(draw: st.DrawFn, depth: int = 2) -> np.dtype[Any]:
         offsets.append((i, pos))
         pos += sizes[i]
     ordered = [o for _, o in sorted(offsets)]
-    return np.dtype(
-        {
-            "names": names,
-            "formats": formats,
-            "offsets": ordered,
-            "itemsize": pos + draw(st.integers(0, 5)),
-        }
-    )
+    itemsize = pos + draw(st.integers(0, 5))
+    # mostly whole 8-byte words: the split's word path
+    itemsize += -itemsize % draw(st.sampled_from([8, 1, 8]))
+    return np.dtype({"names": names, "formats": formats, "offsets": ordered, "itemsize": itemsize})
 
 
 def numpy_columns(arr: np.ndarray[Any, Any], schema: rv.Schema) -> dict[str, np.ndarray[Any, Any]]:
@@ -75,14 +71,24 @@ def numpy_columns(arr: np.ndarray[Any, Any], schema: rv.Schema) -> dict[str, np.
     return out
 
 
-def columns(path: str, schema: rv.Schema, mode: str, native: bool, names: Any = None) -> Any:
-    saved = _colsplit.NATIVE
+def columns(
+    path: str,
+    schema: rv.Schema,
+    mode: str,
+    native: bool,
+    names: Any = None,
+    offset: int = 0,
+    stream: bool = False,
+) -> Any:
+    saved = _colsplit.NATIVE, _colsplit._STREAM_NBYTES
     _colsplit.NATIVE = native
+    if stream:  # non-temporal stores for any size
+        _colsplit._STREAM_NBYTES = 0
     try:
-        with rv.open(path, schema, mode=mode) as view:
+        with rv.open(path, schema, mode=mode, offset=offset) as view:
             return view.columns(names)
     finally:
-        _colsplit.NATIVE = saved
+        _colsplit.NATIVE, _colsplit._STREAM_NBYTES = saved
 
 
 def same(got: dict[str, Any], want: dict[str, Any]) -> None:
@@ -101,16 +107,28 @@ def same(got: dict[str, Any], want: dict[str, Any]) -> None:
     n=st.integers(0, 40),
     seed=st.integers(0, 2**32 - 1),
     mode=st.sampled_from(["mmap", "pread"]),
+    header=st.integers(0, 9),
+    stream=st.booleans(),
 )
 def test_native_split_equals_numpy_and_memmap(
-    hyp_tmp: Path, dtype: np.dtype[Any], n: int, seed: int, mode: str
+    hyp_tmp: Path,
+    dtype: np.dtype[Any],
+    n: int,
+    seed: int,
+    mode: str,
+    header: int,
+    stream: bool,
 ) -> None:
-    raw = np.random.default_rng(seed).integers(0, 256, n * dtype.itemsize, dtype=np.uint8)
+    size = header + n * dtype.itemsize
+    raw = np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8)
     schema = rv.Schema.from_dtype(dtype)
     with temp_file(hyp_tmp, raw.tobytes()) as path:
-        got = columns(path, schema, mode, native=True)
-        same(got, columns(path, schema, mode, native=False))
-        mm = np.memmap(path, dtype, mode="r") if n else np.zeros(0, dtype)
+        got = columns(path, schema, mode, native=True, offset=header, stream=stream)
+        same(got, columns(path, schema, mode, native=False, offset=header))
+        if n:
+            mm = np.memmap(path, dtype, mode="r", offset=header, shape=(n,))
+        else:
+            mm = np.zeros(0, dtype)
         same(got, numpy_columns(mm, schema))
 
 
@@ -140,10 +158,46 @@ def test_native_split_with_bitfields_and_a_selection(
         same(got, {k: want[k] for k in got})
 
 
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("header", [0, 3])
+def test_every_cut_of_the_word_path(tmp_path: Path, stream: bool, header: int) -> None:
+    # 16-byte records: each size, byte order and offset inside a word that
+    # the word path cuts, beside fields it copies (straddling, 3 bytes)
+    fields = [
+        ("a", "<u2", 0),
+        ("b", ">u2", 2),
+        ("c", "u1", 4),
+        ("d", "i1", 5),
+        ("e", ">i2", 6),
+        ("f", "<f4", 8),
+        ("g", ">u4", 12),
+    ]
+    words = np.dtype(
+        {
+            "names": [f[0] for f in fields],
+            "formats": [f[1] for f in fields],
+            "offsets": [f[2] for f in fields],
+            "itemsize": 16,
+        }
+    )
+    wide = np.dtype([("x", ">f8"), ("y", "<i8"), ("z", "S3"), ("w", ">u4", (2,)), ("_", "V5")])
+    for dtype in (words, wide):
+        arr = np.zeros(3_000, dtype)
+        rng = np.random.default_rng(2)
+        arr.view(np.uint8)[:] = rng.integers(0, 256, arr.nbytes, dtype=np.uint8)
+        path = str(tmp_path / "r.bin")
+        with open(path, "wb") as f:
+            f.write(b"h" * header + arr.tobytes())
+        schema = rv.Schema.from_dtype(dtype)
+        for mode in ("mmap", "pread"):
+            got = columns(path, schema, mode, native=True, offset=header, stream=stream)
+            same(got, numpy_columns(arr, schema))
+
+
 def test_many_calls_and_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Records split over several calls of the split and several of its blocks,
     # the last ones partial.
-    dtype = np.dtype([("a", ">u8"), ("b", "<f4"), ("c", "u1"), ("d", ">i2", (3,))])
+    dtype = np.dtype([("a", ">u8"), ("b", "<f4"), ("c", "u1"), ("d", ">i2", (3,)), ("e", "V1")])
     arr = np.zeros(100_003, dtype)
     arr.view(np.uint8)[:] = np.random.default_rng(1).integers(0, 256, arr.nbytes, dtype=np.uint8)
     path = str(tmp_path / "r.bin")
@@ -151,4 +205,6 @@ def test_many_calls_and_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(_colsplit, "_CALL_NBYTES", 12_345)
     schema = rv.Schema.from_dtype(dtype)
     for mode in ("mmap", "pread"):
-        same(columns(path, schema, mode, native=True), numpy_columns(arr, schema))
+        for stream in (False, True):
+            got = columns(path, schema, mode, native=True, stream=stream)
+            same(got, numpy_columns(arr, schema))
