@@ -35,6 +35,7 @@ import argparse
 import mmap
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -236,12 +237,17 @@ def stream_readinto(path: str) -> float:
 CLOCK = {"value": time.process_time}
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], runs: int) -> dict[str, list[float]]:
+def interleaved(
+    fns: dict[str, Callable[[], Any]],
+    runs: int,
+    usage: dict[str, list[tuple[float, float, int]]] | None = None,
+) -> dict[str, list[float]]:
     """Seconds of each function, ``runs`` rounds after one untimed round, in a
     shuffled order per round. Process CPU time by default (``--wall`` for the
     wall clock): on a shared machine the wall clock also counts the time other
     processes held the CPU; CPU time still counts the page faults and copies
-    (kernel time), which is what the scans differ in."""
+    (kernel time), which is what the scans differ in. With ``usage``, also
+    each run's (user s, system s, minor page faults) from ``getrusage``."""
     clock = CLOCK["value"]
     times: dict[str, list[float]] = {k: [] for k in fns}
     order = list(fns)
@@ -251,10 +257,30 @@ def interleaved(fns: dict[str, Callable[[], Any]], runs: int) -> dict[str, list[
     for _ in range(runs):
         rng.shuffle(order)
         for k in order:
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
             t0 = clock()
             fns[k]()
             times[k].append(clock() - t0)
+            if usage is not None:
+                r1 = resource.getrusage(resource.RUSAGE_SELF)
+                usage.setdefault(k, []).append(
+                    (
+                        r1.ru_utime - r0.ru_utime,
+                        r1.ru_stime - r0.ru_stime,
+                        r1.ru_minflt - r0.ru_minflt,
+                    )
+                )
     return times
+
+
+def show_usage(what: str, usage: dict[str, list[tuple[float, float, int]]]) -> None:
+    """Medians of user and system CPU time and of minor page faults: where
+    the time of each case went (system time is mostly page faults)."""
+    parts = []
+    for k, runs in usage.items():
+        user, sys_, faults = (float(np.median([r[i] for r in runs])) for i in range(3))
+        parts.append(f"{k} {user * 1e3:.1f} + {sys_ * 1e3:.1f} ms, {faults:,.0f} faults")
+    print(f"{what} user + system, minor faults: {'; '.join(parts)}", flush=True)
 
 
 def show(what: str, times: dict[str, list[float]], scale: float, unit: str) -> None:
@@ -315,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
             results["arr[i] / mm[i] (bare ndarray)"] = ratio(t, "arr", "mm")
             show("lookup", t, 1e9 / LOOKUPS, "ns")
         if "columns" in only:
+            usage: dict[str, list[tuple[float, float, int]]] = {}
             t = interleaved(
                 {
                     "columns": lambda: columns_recview(path),
@@ -323,12 +350,14 @@ def main(argv: list[str] | None = None) -> int:
                     "memmap": lambda: columns_memmap(path),
                 },
                 args.runs,
+                usage,
             )
             results["memcpy time / columns() time"] = ratio(t, "memcpy", "columns")
             results["memcpy (touched dest) / columns()"] = ratio(t, "memcpy_touched", "columns")
             _DEST.clear()
             results["columns() / memmap + copy per field"] = ratio(t, "columns", "memmap")
             show("columns", t, 1e3, "ms")
+            show_usage("columns", usage)
         if "sum" in only:
             t = interleaved(
                 {"view": lambda: sum_view(path), "memmap": lambda: scan_memmap(path)}, args.runs
