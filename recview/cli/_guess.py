@@ -718,6 +718,10 @@ def describe(guess: Guess, *, path: str = "") -> Sequence[str]:
 
 def cmd_guess(args: argparse.Namespace) -> int:
     """``recview guess``: infer record size, header size and a starting schema."""
+    if args.output:
+        from recview.cli._writers import refuse_own_input
+
+        refuse_own_input(args, "writing the schema")
     if args.file == "-":
         data = sys.stdin.buffer.read(args.sample_nbytes)
         g = guess_bytes(data, max_itemsize=args.max_itemsize)

@@ -15,6 +15,7 @@ import numpy as np
 from recview.cli._common import EXIT_OK, NDArray, UsageError
 from recview.cli._render import select_columns, type_text
 from recview.cli._sources import open_source, scan
+from recview.cli._writers import refuse_own_input
 
 
 class Histogram:
@@ -166,6 +167,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
             f"-o {args.output}: cannot tell the image format from the suffix "
             f"(use one of {', '.join('.' + k for k in sorted(kinds))})"
         )
+    refuse_own_input(args, "drawing the plot")
     src = open_source(args)
     try:
         match = [c for c in select_columns(src.schema, None) if c.name == args.field]

@@ -228,11 +228,13 @@ def _stat(name: str, stream: Any) -> os.stat_result | None:
         return None
 
 
-def refuse_own_input(args: argparse.Namespace) -> None:
+def refuse_own_input(args: argparse.Namespace, doing: str = "converting") -> None:
     """A usage error when the output is the input file, by any name.
 
     Symlinks (of the file or of a folder on the way) and hard links are the
     same file: writing the output would destroy the records being read.
+    ``doing`` names the write in the message (``guess`` and ``plot`` write
+    files too).
     """
     src = _stat(args.file, sys.stdin)
     if src is None or not stat.S_ISREG(src.st_mode):
@@ -242,7 +244,7 @@ def refuse_own_input(args: argparse.Namespace) -> None:
         where = "standard output" if args.output == "-" else repr(args.output)
         name = "standard input" if args.file == "-" else repr(args.file)
         raise UsageError(
-            f"the output {where} is the input file {name}: converting would destroy it "
+            f"the output {where} is the input file {name}: {doing} would destroy it "
             "(choose another -o)"
         )
 
