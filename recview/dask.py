@@ -32,6 +32,7 @@ import numpy as np
 
 from recview import _tables, interop
 from recview._extras import require
+from recview.errors import RecviewError
 from recview.remote import RemoteSpec, is_url, partition_specs
 from recview.schema import Schema, as_schema
 from recview.view import View, open as open_view
@@ -72,6 +73,10 @@ class Partition:
         DataFrame index value of its first row).
     file_index : int
         Position of *path* in the list of files.
+    ident : tuple of int, optional
+        ``(st_dev, st_ino)`` of the file when it was planned: a task refuses
+        a path that names another file by then (rotated, replaced), whose
+        records would be taken for the planned ones.
     """
 
     path: str
@@ -81,6 +86,7 @@ class Partition:
     count: int
     row: int
     file_index: int
+    ident: tuple[int, int] | None = None
 
     def load(self) -> np.ndarray[Any, Any]:
         """The partition's records, as a writable array (a copy).
@@ -101,12 +107,26 @@ class Partition:
     def open(self) -> View | RemoteView:
         """Open the partition's file as a view whose records end at :attr:`stop`
         (slice it with ``view[p.start : p.stop]``)."""
-        return open_view(self.path, self.schema, offset=self.offset, count=self.stop)
+        view = open_view(self.path, self.schema, offset=self.offset, count=self.stop)
+        # After the open: a rotation in between is seen either way (as an error).
+        if self.ident is not None and _ident(self.path) != self.ident:
+            view.close()
+            raise RecviewError(
+                f"{self.path}: the path names another file than the one the partitions "
+                "were planned on (the file was replaced or rotated since); plan them again",
+                path=self.path,
+            )
+        return view
 
     @property
     def stop(self) -> int:
         """Index (within the file) one past the partition's last record."""
         return self.start + self.count
+
+
+def _ident(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino)
 
 
 def _expand(paths: PathArg | Sequence[PathArg]) -> list[str]:
@@ -257,11 +277,14 @@ def partitions(
     parts: list[Spec] = []
     row = 0
     for i, (path, off) in enumerate(zip(files, offsets, strict=True)):
+        # Absolute: a task runs in a worker's own directory.
+        path = os.path.abspath(path)
+        ident = _ident(path)  # before the open: a rotation in between fails the tasks
         with open_view(path, schema, offset=int(off), trailing=trailing) as view:
             n = len(view)
         for start in range(0, n, step):
             count = min(step, n - start)
-            parts.append(Partition(path, schema, int(off), start, count, row, i))
+            parts.append(Partition(path, schema, int(off), start, count, row, i, ident))
             row += count
     return parts
 
