@@ -179,6 +179,13 @@ def _fixed_leaf(sub: Any, fpath: str, size: int, enums: _Found) -> np.dtype[Any]
     """The dtype of a named subcon that advances ``size`` bytes, checked to take
     exactly those bytes: ``Pointer`` and ``Peek`` read bytes elsewhere (or again)
     and take no room, which a field at this offset cannot say."""
+    inner = _unrenamed(sub)
+    if isinstance(inner, (c.Padded, c.Aligned)) and not isinstance(
+        _unrenamed(inner.subcon), c.Union
+    ):
+        # The value first, then padding up to ``size``: the value itself must
+        # take exactly its own bytes (no Pointer inside).
+        return _fixed_leaf(inner.subcon, fpath, _sizeof(inner.subcon, fpath), enums)
     dt = _leaf(sub, fpath, enums)
     if dt is not None and dt.itemsize != size:
         raise SchemaError(
@@ -203,6 +210,12 @@ def _struct(con: Any, path: str, enums: _Found) -> np.dtype[Any] | None:
             if name.startswith("_"):  # construct's own context keys: _io, _params...
                 raise SchemaError(
                     f"field {fpath!r}: names starting with '_' are reserved by construct",
+                    field=fpath,
+                )
+            if name in names:
+                raise SchemaError(
+                    f"field {fpath!r} is named twice in one Struct (construct keeps the "
+                    "last value only; a record needs distinct names)",
                     field=fpath,
                 )
             dt = _fixed_leaf(sub, fpath, size, enums)
