@@ -24,7 +24,7 @@ from recview.cli._common import EXIT_OK, UsageError
 from recview.cli._hexdump import Row, ascii_text, hex_text, record_rows
 from recview.cli._render import Style, use_color
 from recview.cli._sources import schema_of, storage_options_of
-from recview.errors import RecviewError
+from recview.errors import RecviewError, TruncatedError
 from recview.remote import RemoteSource, is_url
 from recview.schema import Schema
 
@@ -75,7 +75,21 @@ class _Bytes:
             data: bytes = self._remote.pread(offset, max(0, min(n, self.nbytes - offset)))
             return data
         if self._stream is None:
-            return os.pread(self._fd, n, offset)
+            data = os.pread(self._fd, n, offset)
+            want = max(0, min(n, (self.nbytes or 0) - offset))
+            if len(data) < want:
+                # The range shown was clipped to the size at the start: a
+                # short read inside it is a cut, not the end of the file.
+                now = os.fstat(self._fd).st_size
+                raise TruncatedError(
+                    f"{self.name}: the file shrank from {self.nbytes:,} to {now:,} bytes while "
+                    f"it was dumped (bytes from {offset + len(data):,} on are gone)",
+                    path=self.name,
+                    offset=offset + len(data),
+                    old_nbytes=self.nbytes,
+                    new_nbytes=now,
+                )
+            return data
         if offset < self._pos:  # pragma: no cover - dump reads forward only
             raise RecviewError(f"{self.name}: cannot read backwards in a stream")
         while self._pos < offset:  # skip

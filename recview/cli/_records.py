@@ -70,7 +70,13 @@ def _print_records(
         width=terminal_width(out),
         vertical=args.vertical,
     )
+    mapped = src.view is not None and src.view.mode == "mmap"
     for chunk, a in chunks(arr):
+        if mapped:
+            # Copy, then check, then print: rows of the mapping past a cut made
+            # while earlier chunks were printed read as zeros.
+            chunk = np.array(chunk)
+            src.verify()
         writer.write(chunk, first + a * step, step)
     writer.close()
 
