@@ -23,6 +23,7 @@ from typing import Any
 
 from recview._extras import require
 from recview._npy import NpyLayout, npy_layout
+from recview._vocab import check_int
 from recview.errors import ClosedError, RecviewError, TruncatedError
 
 #: Default size of the blocks small reads are cached in, in bytes.
@@ -132,10 +133,8 @@ class RemoteSource:
         block_nbytes: int = DEFAULT_BLOCK_NBYTES,
         cache_blocks: int = DEFAULT_CACHE_BLOCKS,
     ) -> None:
-        if block_nbytes < 1:
-            raise ValueError(f"block_nbytes must be >= 1, got {block_nbytes}")
-        if cache_blocks < 0:
-            raise ValueError(f"cache_blocks must be >= 0, got {cache_blocks}")
+        block_nbytes = check_int(block_nbytes, "block_nbytes", minimum=1)
+        cache_blocks = check_int(cache_blocks, "cache_blocks")
         self.url = str(url)
         self._options = dict(storage_options or {})
         self._fs, self._path = _fsspec().core.url_to_fs(self.url, **self._options)
@@ -234,8 +233,7 @@ class RemoteSource:
             The source was closed.
         """
         self._check_open()
-        if offset < 0 or nbytes < 0:
-            raise ValueError(f"offset and nbytes must be >= 0, got {offset} and {nbytes}")
+        offset, nbytes = check_int(offset, "offset"), check_int(nbytes, "nbytes")
         if nbytes == 0:
             return b""
         stop = offset + nbytes
@@ -270,12 +268,11 @@ class RemoteSource:
             In the order of ``ranges``.
         """
         self._check_open()
+        ranges = [(check_int(a, "offset"), check_int(n, "nbytes")) for a, n in ranges]
         order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
         merged: list[list[int]] = []  # [start, stop, first index in order, last index]
         for k, i in enumerate(order):
             a, n = ranges[i]
-            if a < 0 or n < 0:
-                raise ValueError(f"offset and nbytes must be >= 0, got {a} and {n}")
             if merged and a <= merged[-1][1] + max_gap:
                 merged[-1][1] = max(merged[-1][1], a + n)
                 merged[-1][3] = k
@@ -317,9 +314,12 @@ class RemoteSource:
         iterator of bytes
         """
         self._check_open()
-        if readahead < 0:
-            raise ValueError(f"readahead must be >= 0, got {readahead}")
-        todo = [(int(a), int(n)) for a, n in ranges]
+        readahead = check_int(readahead, "readahead")
+        # negative ranges are refused when the caller reaches them, as reads fail
+        todo = [
+            (check_int(a, "offset", minimum=None), check_int(n, "nbytes", minimum=None))
+            for a, n in ranges
+        ]
         if readahead == 0 or len(todo) <= 1:
             return self._iter_plain(todo)
         return self._iter_ahead(todo, readahead)

@@ -49,6 +49,7 @@ from recview._remote_source import (
     local_path_of,
     remote_npy_layout as remote_npy_layout,  # noqa: PLC0414
 )
+from recview._vocab import check_int
 from recview.errors import TruncatedError
 from recview.schema import Schema, as_schema
 
@@ -116,9 +117,9 @@ class RemoteRecords:
     ) -> None:
         if trailing not in ("error", "ignore", "warn"):
             raise ValueError(f"trailing must be 'error', 'ignore' or 'warn', got {trailing!r}")
-        for name, value in (("offset", offset), ("count", count)):
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
+        offset = check_int(offset, "offset")
+        if count is not None:
+            count = check_int(count, "count")
         self._owned = not isinstance(source, RemoteSource)
         self.source = (
             source
