@@ -5,10 +5,18 @@ header) overlaid with a schema's structured dtype. In ``mode="mmap"`` the
 region is mapped read-only (see :mod:`recview._mapping`, which also guards the
 mapping against SIGBUS) and every array handed out is a zero-copy view of it,
 except :meth:`View.follow`'s batches, which are copies; in ``mode="pread"``
-nothing is mapped and records are read with ``pread``. How records are read
-is :mod:`recview._readers`' (one reader per view, picked at open); this
-module keeps the API, the record count, ``refresh()``/``follow()``, the
-truncation state and the lock that makes a view safe to share by threads.
+nothing is mapped and records are read with ``pread``. This module keeps
+:func:`open` (a path, a URL or a ``.npy`` file), the API and the lock that
+makes a view safe to share by threads; the rooms under it:
+
+- :mod:`recview._local`: opening a local file (what cannot be mapped or read
+  at an offset is refused), ``lock=``, and ``mmap`` or ``pread``;
+- :mod:`recview._readers`: how records are read (one reader per view, picked
+  at open);
+- :mod:`recview._keys`: what ``view[key]`` reads for each kind of key;
+- :mod:`recview._tracking`: the record count, ``refresh()`` and the
+  truncation state (:class:`View`'s base class);
+- :mod:`recview._follow`: the ``follow()`` loop and log rotation.
 
 Memory model: opening maps nothing and reads nothing; the first read maps the
 records the view holds, and the first read after :meth:`View.refresh` found
@@ -28,13 +36,11 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import errno
 import os
-import stat
 import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Literal, NoReturn
+from typing import Any
 
 import numpy as np
 
@@ -42,17 +48,18 @@ from recview import _follow, _mapping
 from recview._colsplit import Split, empty
 from recview._export import Exports
 from recview._follow import FileReplacedWarning
+from recview._keys import getitem
+from recview._local import open_file, read_mode
 from recview._npy import npy_layout
-from recview._readers import FileRef, MappedReader, PreadReader, Reader
-from recview._region import count_records
+from recview._readers import MappedReader, PreadReader, Reader
 from recview._remote_view import RemoteView, open_url
+from recview._tracking import Tracked
+from recview._vocab import TRAILING, Mode, NDArray, SchemaLike, Trailing, check_int
 from recview.errors import (
     ClosedError,
-    GuardWarning,
     LayoutError,
     LayoutWarning,
     RecviewError,
-    SchemaError,
     TruncatedError,
 )
 from recview.pool import BufferPool
@@ -62,13 +69,9 @@ from recview.schema import Schema, as_schema
 __all__ = ["FileReplacedWarning", "View", "open"]
 
 
-Trailing = Literal["error", "ignore", "warn"]
-Mode = Literal["mmap", "pread"]
-
-
 def open(  # the public name (rv.open, as io.open), shadowing the builtin on purpose
     path: str | os.PathLike[str],
-    schema: Any = None,
+    schema: SchemaLike = None,
     *,
     offset: int = 0,
     count: int | None = None,
@@ -185,16 +188,7 @@ def open(  # the public name (rv.open, as io.open), shadowing the builtin on pur
     )
 
 
-def _check_int(value: object, name: str, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-
-
-class View(_mapping.ViewBase, Exports):
+class View(Tracked, Exports):
     """The record region of one file, as numpy arrays. Made by :func:`open`.
 
     Indexing (``view[key]``) gives read-only arrays; which are views of the
@@ -243,26 +237,15 @@ class View(_mapping.ViewBase, Exports):
         mode: Mode = "mmap",
         lock: bool = False,
     ) -> None:
-        _check_int(offset, "offset")
-        _check_int(count, "count", allow_none=True)
-        if trailing not in ("error", "ignore", "warn"):
+        offset = check_int(offset, "offset")
+        count = None if count is None else check_int(count, "count")
+        if trailing not in TRAILING:
             raise ValueError(f"trailing must be 'error', 'ignore' or 'warn', got {trailing!r}")
-        if mode not in ("mmap", "pread"):
-            raise ValueError(f"mode must be 'mmap' or 'pread', got {mode!r}")
-        if mode == "mmap" and not _mapping.GUARD_AVAILABLE:
-            # An unguarded mapping of a file that another process truncates
-            # kills this process with SIGBUS: pread cannot fault.
-            warnings.warn(
-                f"{os.fspath(path)}: recview's SIGBUS guard is not available "
-                f"({_mapping.GUARD_ERROR}); reading with mode='pread' (copies) instead",
-                GuardWarning,
-                stacklevel=3,
-            )
-            mode = "pread"
+        mode = read_mode(os.fspath(path), mode, stacklevel=3)
         self._path = os.fspath(path)
         self._schema = schema
-        self._offset = int(offset)
-        self._fixed_count = None if count is None else int(count)
+        self._offset = offset
+        self._fixed_count = count
         self._mode: Mode = mode
         self._trailing: Trailing = trailing
         self._locked = bool(lock)
@@ -280,47 +263,8 @@ class View(_mapping.ViewBase, Exports):
         # pread copies; follow() always reads with pread.
         self._preader = PreadReader(self)
         self._reader: Reader = MappedReader(self) if mode == "mmap" else self._preader
-        # O_NONBLOCK: opening a FIFO that has no writer would block forever.
-        nonblock = getattr(os, "O_NONBLOCK", 0)
+        self._file, st = open_file(self._path, lock=lock)
         try:
-            fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | nonblock)
-        except OSError as err:
-            # A socket cannot be opened at all (ENXIO): say what it is.
-            if err.errno == errno.ENXIO and stat.S_ISSOCK(os.stat(self._path).st_mode):
-                raise LayoutError(
-                    f"{self._path}: a socket, not a regular file (it cannot be mapped or "
-                    "read at an offset); read it with rv.stream(fileobj, schema), from a "
-                    "connected socket's makefile('rb')",
-                    path=self._path,
-                ) from None
-            raise
-        try:
-            st = os.fstat(fd)
-            if stat.S_ISDIR(st.st_mode):
-                raise IsADirectoryError(21, "Is a directory", self._path)  # noqa: TRY301
-            if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
-                raise LayoutError(  # noqa: TRY301
-                    f"{self._path}: not a regular file (a pipe, FIFO, socket or character "
-                    "device cannot be mapped or read at an offset); read it with "
-                    "rv.stream(open(path, 'rb'), schema)",
-                    path=self._path,
-                )
-            if nonblock:
-                import fcntl
-
-                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~nonblock)
-            if lock:
-                import fcntl
-
-                fcntl.flock(fd, fcntl.LOCK_SH)
-            if st.st_size == 0 and stat.S_ISREG(st.st_mode) and _is_pseudo_file(fd):
-                raise LayoutError(  # noqa: TRY301
-                    f"{self._path}: a pseudo-file (procfs, or another file system whose "
-                    "files report 0 bytes but hold data): it cannot be counted or mapped; "
-                    "read it with rv.stream(open(path, 'rb'), schema)",
-                    path=self._path,
-                )
-            self._file = FileRef(fd, self._path)
             self._ident = (st.st_dev, st.st_ino)  # what follow(rotate=True) compares
             # Also when the open fails below: arrays of other views may be
             # touched next. (Only a mapped reader touches the guard.)
@@ -331,100 +275,15 @@ class View(_mapping.ViewBase, Exports):
             self._count = self._count_records(st.st_size, trailing)
         except BaseException:
             self._closed = True  # so that __del__ does not close a reused fd number
-            if hasattr(self, "_file"):
-                self._file.close()
-            else:
-                os.close(fd)
+            self._file.close()
             raise
 
     # -- construction helpers ------------------------------------------------
 
-    def _empty(self) -> np.ndarray[Any, Any]:
+    def _empty(self) -> NDArray:
         arr = np.empty(0, dtype=self._schema.dtype)
         arr.flags.writeable = False
         return arr
-
-    def _count_records(self, size: int, trailing: Trailing) -> int:
-        return count_records(
-            self._path,
-            size,
-            self._schema.itemsize,
-            offset=self._offset,
-            count=self._fixed_count,
-            trailing=trailing,
-            stacklevel=4,
-        )
-
-    def _mark_truncated(self, old: int, new: int, why: str | None = None) -> NoReturn:
-        """Remember and raise a :class:`TruncatedError`: the view is done.
-
-        ``old`` is the end of what the view holds, ``new`` the file size now.
-        ``why`` says how the shrink was seen when the file has grown back
-        since (then ``new >= old``, and the size alone would not tell).
-        """
-        with self._lock:
-            if self._truncated is None:
-                held = self._offset + self._count * self._schema.itemsize
-                if new < old or why is None:
-                    what = f"file shrank from {old:,} to {new:,} bytes"
-                else:
-                    what = f"{why} (it is {new:,} bytes now: it shrank and grew again)"
-                self._fast = None
-                self._truncated = TruncatedError(
-                    f"{self._path}: {what} while a view held {held:,} bytes of it "
-                    "(reopen it to read what is left)",
-                    path=self._path,
-                    offset=min(old, new),
-                    old_nbytes=old,
-                    new_nbytes=new,
-                )
-            raise self._truncated
-
-    # -- guards ----------------------------------------------------------------
-
-    def _check(self) -> None:
-        """Cheap check before reading through the mapping: a flag and a counter."""
-        if self._closed:
-            raise ClosedError(f"{self._path}: the view is closed", path=self._path)
-        if self._truncated is not None:
-            raise self._truncated
-        if _mapping.fault_count() != self._faults_seen:
-            self._check_faults()
-
-    def _check_faults(self) -> None:
-        with self._lock:
-            self._check_faults_locked()
-
-    def _check_faults_locked(self) -> None:
-        # Some recview mapping faulted (the global counter moved): was it one
-        # of this view's, the current one or one that arrays still view?
-        self._faults_seen = _mapping.fault_count()
-        if self._reader.faulted():
-            size = self._file.fstat().st_size
-            self._mark_truncated(
-                self._offset + self._count * self._schema.itemsize,
-                size,
-                "file lost pages under the mapping (they read as zeros)",
-            )
-
-    def _verify(self) -> int:
-        """:meth:`_check`, then one ``fstat``: has the file shrunk under the view?
-
-        Returns the file size. After copying records out of the view, this
-        tells whether the copy can be trusted: pages past the end of a file
-        truncated mid-page read as zeros without any fault, so the size has
-        to be compared too.
-        """
-        self._check()
-        # What the view held *before* the fstat: another thread's refresh()
-        # may count growth while this one waits in fstat, and comparing this
-        # older size with that newer count would be a spurious truncation.
-        # The count only grows, so a size below the earlier count is a shrink.
-        held = self._offset + self._count * self._schema.itemsize
-        size = self._file.fstat().st_size
-        if size < held:
-            self._mark_truncated(held, size)
-        return size
 
     # -- attributes --------------------------------------------------------------
 
@@ -474,86 +333,28 @@ class View(_mapping.ViewBase, Exports):
 
     # -- reading ---------------------------------------------------------------
 
-    def _records(self, a: int, b: int) -> np.ndarray[Any, Any]:
+    def _records(self, a: int, b: int) -> NDArray:
         """Records ``a..b`` (already bounds-checked): a view, or a pread copy."""
         return self._reader.records(a, b)
 
-    def _pread(self, a: int, b: int, pool: BufferPool | None = None) -> np.ndarray[Any, Any]:
+    def _pread(self, a: int, b: int, pool: BufferPool | None = None) -> NDArray:
         """Copy records ``a..b`` with ``pread`` (in both modes): nothing returned can fault."""
         return self._preader.pread(a, b, pool)
 
     @property
-    def array(self) -> np.ndarray[Any, Any]:
+    def array(self) -> NDArray:
         """The whole region as a read-only structured ndarray (zero-copy in mmap mode)."""
         self._check()
         return self._records(0, self._count)
 
     # view[key] is ViewBase's (recview._mapping): a Python int while the view
     # is mapped is numpy's arr[i] in C; every other key, and every error,
-    # comes here.
+    # comes here (the keys are recview._keys'; the class docstring tables them).
     def _getitem(self, key: Any) -> Any:
         self._check()
-        reader = self._reader
-        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            n = self._count
-            i = int(key)
-            if i < 0:
-                i += n
-            if not 0 <= i < n:
-                raise IndexError(f"record index {int(key)} is out of range for {n:,} records")
-            return reader.record(i)
-        if isinstance(key, slice):
-            a, b, step = key.indices(self._count)
-            if step == 1:
-                return reader.records(a, max(a, b))
-            return reader.strided(key)
-        if isinstance(key, str):
-            return self._field(key)
-        if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
-            return self.array[key]
-        if isinstance(key, (np.ndarray, list)):
-            return reader.take(self._index_array(key))
-        raise TypeError(
-            f"view indices must be integers, slices, field names or index arrays, "
-            f"not {type(key).__name__}"
-        )
+        return getitem(self, key)
 
-    def _index_array(self, key: Any) -> np.ndarray[Any, Any]:
-        """An index list or array (ints or a boolean mask) as in-range record numbers."""
-        n = self._count
-        idx = np.asarray(key) if not (isinstance(key, list) and not key) else np.empty(0, np.intp)
-        if idx.dtype == np.bool_:
-            if idx.shape != (n,):
-                raise IndexError(
-                    f"boolean index of shape {idx.shape} does not match the {n:,} records"
-                )
-            return np.flatnonzero(idx)
-        if idx.dtype.kind == "O" and all(
-            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in idx.flat
-        ):
-            pass  # Python ints beyond int64: checked one by one below
-        elif idx.dtype.kind not in "iu":
-            raise IndexError(f"record index arrays must hold integers or booleans, not {idx.dtype}")
-        if idx.size:
-            # Bounds on the values as Python ints: a uint64 2**64-1 must not
-            # wrap to -1 (the last record) when cast to the index type.
-            lo, hi = int(idx.min()), int(idx.max())
-            if lo < -n or hi >= n:
-                bad = lo if lo < -n else hi
-                raise IndexError(f"record index {bad} is out of range for {n:,} records")
-        out = idx.astype(np.intp).reshape(-1)
-        return np.where(out < 0, out + n, out)
-
-    def _field(self, name: str) -> np.ndarray[Any, Any]:
-        # Schema.get reads every leaf of fields() (bitfields too, as computed
-        # read-only arrays) and any other field of the dtype as a view.
-        try:
-            self._schema.get(self._empty(), name)  # checked before reading anything
-        except SchemaError as err:
-            raise KeyError(f"{self._path}: {err}") from None
-        return self._schema.get(self.array, name)
-
-    def columns(self, names: Sequence[str] | None = None) -> dict[str, np.ndarray[Any, Any]]:
+    def columns(self, names: Sequence[str] | None = None) -> dict[str, NDArray]:
         """Copy fields into contiguous, writable, native-byte-order arrays.
 
         Fills every requested column from each block of records while the block
@@ -613,7 +414,7 @@ class View(_mapping.ViewBase, Exports):
 
     def batches(
         self, records: int | None = None, *, nbytes: int | None = None, start: int = 0
-    ) -> Iterator[np.ndarray[Any, Any]]:
+    ) -> Iterator[NDArray]:
         """Iterate over records ``start..len(view)`` in read-only batches.
 
         Each window is released (``madvise(MADV_DONTNEED)``) when the caller
@@ -645,103 +446,30 @@ class View(_mapping.ViewBase, Exports):
         if records is not None and nbytes is not None:
             raise ValueError("give records or nbytes, not both")
         if records is not None:
-            _check_int(records, "records")
+            records = check_int(records, "records", minimum=None)
             if records < 1:
                 raise ValueError(f"records must be >= 1, got {records}")
             step = int(records)
         else:
             if nbytes is not None:
-                _check_int(nbytes, "nbytes")
+                nbytes = check_int(nbytes, "nbytes")
             if nbytes is None:
                 nbytes = self._reader.batch_nbytes
             step = int(nbytes) // self._schema.itemsize
         step = max(1, step)
-        _check_int(start, "start")
+        start = check_int(start, "start")
         if start > self._count:
             raise IndexError(f"start={start} is past the last of {self._count:,} records")
         return self._batches(step, int(start))
 
-    def _batches(self, step: int, start: int) -> Iterator[np.ndarray[Any, Any]]:
+    def _batches(self, step: int, start: int) -> Iterator[NDArray]:
         yield from self._reader.scan(start, self._count, step)
         # A cut inside the last page raises no fault: its bytes past the new
         # end read as zeros. Only the size tells (the batches were handed out
         # already; the caller must not trust them).
         self._verify()
 
-    # -- change --------------------------------------------------------------------
-
-    def refresh(self) -> int:
-        """Re-read the file size; return the new ``len(view)``.
-
-        Growth extends the view (arrays handed out before stay valid; the
-        mapping itself is extended by the first read that needs the new
-        records). A file that shrank below what the view holds raises
-        :class:`TruncatedError`, and so does a view whose mapping lost pages
-        to a truncation since the last check (the guard repaired a fault in
-        it: those pages read as zeros); the view then keeps raising it until
-        it is reopened. A view opened with ``count`` keeps its length.
-
-        The cost is one flag, one counter, one ``fstat`` (and, in mmap mode,
-        one ``sigaction`` to keep the SIGBUS guard on top), whatever the file
-        size, so it can follow every read.
-
-        Returns
-        -------
-        int
-            ``len(view)``: the whole records in the file now (partial ones at
-            the end are left for a later refresh).
-
-        Raises
-        ------
-        TruncatedError
-            The file shrank below ``offset + len(view) * itemsize``, or pages
-            of this view's mapping were lost to a truncation.
-        ClosedError
-            The view was closed.
-
-        Notes
-        -----
-        Zero-copy arrays change when the file does. A reader that must never
-        act on bytes a truncation took away copies what it reads and then
-        calls ``refresh()``: if that raises, the copy is thrown away. This
-        catches every shrink still visible at the ``refresh``; a file that was
-        cut and grown back past the view's end between two checks, with no
-        page of the cut touched in between, cannot be told from one that
-        never changed (see ``docs/changing_files.md``).
-
-        Examples
-        --------
-        >>> import os, tempfile, numpy as np, recview as rv
-        >>> path = os.path.join(tempfile.mkdtemp(), "grow.bin")
-        >>> np.arange(2, dtype="<u4").tofile(path)
-        >>> view = rv.open(path, "<u4")
-        >>> import builtins
-        >>> with builtins.open(path, "ab") as f:
-        ...     _ = f.write(np.arange(3, dtype="<u4").tobytes())
-        >>> view.refresh(), len(view)
-        (5, 5)
-        >>> copy = view[-2:].copy()          # copy, then check:
-        >>> os.truncate(path, 6)             # another process cuts the file
-        >>> view.refresh()
-        Traceback (most recent call last):
-        ...
-        recview.errors.TruncatedError: ...grow.bin: file shrank from 20 to 6 bytes while a view held 20 bytes of it (reopen it to read what is left)
-        >>> view.close()
-        """
-        # First, also when the check below raises: the caller may touch
-        # arrays next (faulthandler.enable() replaces our handler).
-        self._reader.ensure_guard()
-        size = self._verify()
-        if self._fixed_count is None:
-            # Only counted: the reader maps the new records when a read needs
-            # them, so polling a growing file costs no mmap per poll.
-            n = (size - self._offset) // self._schema.itemsize
-            if n > self._count:
-                with self._lock:
-                    if n > self._count:
-                        self._count = n
-                        self._fast = None  # the mapping no longer covers the view
-        return self._count
+    # -- change (refresh() and the truncation state: recview._tracking) -------------
 
     def follow(
         self,
@@ -751,7 +479,7 @@ class View(_mapping.ViewBase, Exports):
         timeout: float | None = None,
         records: int | None = None,
         rotate: bool = False,
-    ) -> Iterator[np.ndarray[Any, Any]]:
+    ) -> Iterator[NDArray]:
         """Iterate over record batches as a writer appends to the file.
 
         A partial record at the end is held back until it is complete. Each
@@ -922,15 +650,6 @@ class View(_mapping.ViewBase, Exports):
         if not getattr(self, "_closed", True) and hasattr(self, "_file"):
             with contextlib.suppress(OSError):
                 self._file.close()
-
-
-def _is_pseudo_file(fd: int) -> bool:
-    """Whether a file that reports 0 bytes has data anyway (``/proc/self/auxv``).
-
-    One 1-byte ``pread``, for empty files only. A file a writer has just
-    appended to is not one: its size is no longer 0 at a second look.
-    """
-    return bool(os.pread(fd, 1, 0)) and os.fstat(fd).st_size == 0
 
 
 def _reopen(
