@@ -37,6 +37,7 @@ from typing import Any
 from recview import _export
 from recview._export import BatchSource
 from recview._extras import require
+from recview._remote_view import RemoteView
 from recview._tables import Enums, Nested, Strings
 from recview.errors import RecviewError
 from recview.view import View
@@ -64,7 +65,7 @@ class SQLError(RecviewError, ValueError):
 
 
 def to_arrow_reader(
-    view: View,
+    view: View | RemoteView,
     records: int | None = None,
     *,
     columns: Sequence[str] | None = None,
@@ -76,8 +77,8 @@ def to_arrow_reader(
 
     Parameters
     ----------
-    view : View
-        An open view (``rv.open``).
+    view : View or RemoteView
+        An open view (``rv.open``, a local file or a URL).
     records : int, optional
         Records per batch; default about 8 MiB of records (``view.batches()``).
     columns : sequence of str, optional
@@ -135,7 +136,7 @@ def to_arrow_reader(
 
 
 def to_polars(
-    view: View,
+    view: View | RemoteView,
     *,
     nested: Nested = "flatten",
     strings: Strings = "bytes",
@@ -146,7 +147,7 @@ def to_polars(
 
     Parameters
     ----------
-    view : View
+    view : View or RemoteView
         An open view.
     nested, strings, enums, columns
         As in :func:`recview.interop.to_arrow` (``strings="text"`` gives
@@ -287,7 +288,7 @@ def _describe(sources: dict[str, BatchSource]) -> str:
     return "tables: " + "; ".join(parts)
 
 
-def sql(query: str, /, **views: View) -> Any:
+def sql(query: str, /, **views: View | RemoteView) -> Any:
     """Run a DuckDB SQL query over record views, streamed; return a table.
 
     Parameters
@@ -296,7 +297,7 @@ def sql(query: str, /, **views: View) -> Any:
         DuckDB SQL. Tables are the keyword names of *views*; columns are the
         flattened field names (``schema.fields()`` paths), so a nested field
         is quoted: ``select "hdr.ts" from t``.
-    **views : View
+    **views : View or RemoteView
         The tables, by name: ``sql("select ...", t=view, u=other)``.
 
     Returns

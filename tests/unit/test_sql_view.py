@@ -103,3 +103,5 @@ def test_a_remote_view_has_the_same_export_methods(view: rv.View) -> None:
         assert got.equals(view.to_arrow())
         assert remote.to_polars()["ts"].to_list() == view.array["ts"].tolist()
         assert remote.to_pandas()["sym"].tolist() == view.to_pandas()["sym"].tolist()
+        got = rv.sql("select count(*) as n, sum(ts) as s from t", t=remote).to_pylist()
+        assert got == [{"n": N, "s": int(view.array["ts"].sum())}]
