@@ -702,6 +702,41 @@ ViewBase_subscript(ViewBase *self, PyObject *key)
     return PyObject_CallMethodOneArg((PyObject *)self, str_getitem, key);
 }
 
+/* The same lookup as a method, so that View.__getitem__ carries a docstring
+   (a slot wrapper's is fixed): METH_COEXIST keeps view[key] on the slot. The
+   text is the view layer's, given once at import (set_getitem_doc), so that
+   it is written in one place for this base and the pure-Python one. */
+static PyObject *getitem_doc_owner; /* the str whose UTF-8 ml_doc points into */
+
+static PyObject *
+ViewBase_getitem_method(PyObject *self, PyObject *key)
+{
+    return ViewBase_subscript((ViewBase *)self, key);
+}
+
+static PyMethodDef ViewBase_methods[] = {
+    {"__getitem__", (PyCFunction)ViewBase_getitem_method, METH_O | METH_COEXIST, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyObject *
+guard_set_getitem_doc(PyObject *module, PyObject *text)
+{
+    (void)module;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "set_getitem_doc: a str is required");
+        return NULL;
+    }
+    const char *utf8 = PyUnicode_AsUTF8(text);
+    if (utf8 == NULL) {
+        return NULL;
+    }
+    Py_INCREF(text);
+    Py_XSETREF(getitem_doc_owner, text);
+    ViewBase_methods[0].ml_doc = utf8; /* read by the descriptor on each __doc__ */
+    Py_RETURN_NONE;
+}
+
 static PyMappingMethods ViewBase_as_mapping = {
     .mp_subscript = (binaryfunc)ViewBase_subscript,
 };
@@ -795,6 +830,7 @@ static PyTypeObject ViewBaseType = {
     .tp_traverse = (traverseproc)ViewBase_traverse,
     .tp_clear = (inquiry)ViewBase_clear,
     .tp_getset = ViewBase_getset,
+    .tp_methods = ViewBase_methods,
     .tp_new = PyType_GenericNew,
 };
 
@@ -872,6 +908,8 @@ static PyMethodDef guard_methods[] = {
      "is_installed()\n--\n\nWhether the current SIGBUS handler is ours."},
     {"fault_count", guard_fault_count, METH_NOARGS,
      "fault_count()\n--\n\nSIGBUS faults repaired in all mappings so far."},
+    {"set_getitem_doc", guard_set_getitem_doc, METH_O,
+     "set_getitem_doc(text)\n--\n\nThe docstring of ViewBase.__getitem__ (the view layer's)."},
     {"live_regions", guard_live_regions, METH_NOARGS,
      "live_regions()\n--\n\nNumber of registered (mapped) regions."},
     {NULL, NULL, 0, NULL},

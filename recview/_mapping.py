@@ -215,6 +215,25 @@ the view's ``_getitem``. In C (``recview._guard.ViewBase``) when the extension
 is loaded: a Python-level ``__getitem__`` costs more than numpy's own lookup."""
 
 
+def set_getitem_doc(text: str) -> None:
+    """Make ``text`` the docstring of ``ViewBase.__getitem__`` (C or Python).
+
+    The view layer owns what ``view[key]`` means; this base only dispatches,
+    and a C slot's docstring cannot be set from Python, so the text is handed
+    down once, at import.
+
+    Examples
+    --------
+    >>> from recview import _mapping
+    >>> _mapping.set_getitem_doc("view[key].")
+    >>> _mapping.ViewBase.__getitem__.__doc__
+    'view[key].'
+    """
+    _PyViewBase.__getitem__.__doc__ = text
+    if ViewBase is not _PyViewBase and hasattr(_guard, "set_getitem_doc"):
+        _guard.set_getitem_doc(text)
+
+
 def _origin(fd: int, path: str | None) -> str:
     return path if path is not None else f"<fd {fd}>"
 

@@ -188,28 +188,44 @@ def open(  # the public name (rv.open, as io.open), shadowing the builtin on pur
     )
 
 
+_GETITEM_DOC = """view[key]: records or fields of the view, as read-only arrays.
+
+Which keys give views of the file and which give copies:
+
+============================================  ====================  ==========
+key                                           ``mode="mmap"``       ``"pread"``
+============================================  ====================  ==========
+``i`` (int, numpy integer; < 0 from the end)  view (``numpy.void``)  copy
+``a:b`` (step 1)                              view                  copy
+``a:b:c`` (any other step)                    view (strided)        copy
+``"field"``, ``"hdr.ts"`` (byte fields)       view (strided)        copy
+``"flags.syn"`` (a bitfield)                  copy (computed)       copy
+``["a", "b"]`` (several fields)               view                  copy
+index list/array, boolean mask                copy                  copy
+============================================  ====================  ==========
+
+:attr:`array` and :meth:`batches` follow the slice row; :meth:`columns`
+and :meth:`follow` always copy. A view changes when the file does (see
+:meth:`refresh`); a copy never does. Out-of-range integers, also in index
+arrays, raise ``IndexError``; unknown fields ``KeyError``.
+
+Examples
+--------
+>>> import os, tempfile, numpy as np, recview as rv
+>>> path = os.path.join(tempfile.mkdtemp(), "r.bin")
+>>> np.arange(4, dtype="<u4").tofile(path)
+>>> with rv.open(path, [("x", "<u4")]) as view:
+...     print(view[1]["x"], view["x"][1:3].tolist(), view[[0, 3]]["x"].tolist())
+1 [1, 2] [0, 3]
+"""
+__test__ = {"View.__getitem__": _GETITEM_DOC}
+
+
 class View(Tracked, Exports):
     """The record region of one file, as numpy arrays. Made by :func:`open`.
 
-    Indexing (``view[key]``) gives read-only arrays; which are views of the
-    file and which are copies:
-
-    ============================================  ====================  ==========
-    key                                           ``mode="mmap"``       ``"pread"``
-    ============================================  ====================  ==========
-    ``i`` (int, numpy integer; < 0 from the end)  view (``numpy.void``)  copy
-    ``a:b`` (step 1)                              view                  copy
-    ``a:b:c`` (any other step)                    view (strided)        copy
-    ``"field"``, ``"hdr.ts"`` (byte fields)       view (strided)        copy
-    ``"flags.syn"`` (a bitfield)                  copy (computed)       copy
-    ``["a", "b"]`` (several fields)               view                  copy
-    index list/array, boolean mask                copy                  copy
-    ============================================  ====================  ==========
-
-    :attr:`array` and :meth:`batches` follow the slice row; :meth:`columns`
-    and :meth:`follow` always copy. A view changes when the file does (see
-    :meth:`refresh`); a copy never does. Out-of-range integers, also in index
-    arrays, raise ``IndexError``; unknown fields ``KeyError``.
+    Indexing (``view[key]``) gives read-only arrays: views of the file or
+    copies, by key and mode, as :meth:`__getitem__` tables.
 
     Examples
     --------
@@ -650,6 +666,9 @@ class View(Tracked, Exports):
         if not getattr(self, "_closed", True) and hasattr(self, "_file"):
             with contextlib.suppress(OSError):
                 self._file.close()
+
+
+_mapping.set_getitem_doc(_GETITEM_DOC)
 
 
 def _reopen(

@@ -385,3 +385,25 @@ def test_closed_nbytes_and_zero_record_batches_are_errors(tmp_path):
     view.close()
     with pytest.raises(rv.ClosedError):
         view.nbytes
+
+
+def test_getitem_documents_which_keys_give_views_and_which_copies() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import recview as rv\n"
+        "doc = rv.View.__getitem__.__doc__\n"
+        "assert 'mode=\"mmap\"' in doc and '\"pread\"' in doc, doc\n"
+        "assert 'index list/array, boolean mask                copy' in doc, doc\n"
+        "print(type(rv.View.__getitem__).__name__)\n"
+    )
+    kinds = set()
+    for env in ({}, {"RECVIEW_NO_GUARD": "1"}):  # the C base and the Python one
+        out = subprocess.run(
+            [sys.executable, "-W", "ignore", "-c", code],
+            check=False, capture_output=True, text=True, timeout=60, env={**os.environ, **env},
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        kinds.add(out.stdout.strip())
+    assert len(kinds) == 2, kinds  # both bases were checked
