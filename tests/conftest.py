@@ -10,6 +10,9 @@ Profiles (select with ``HYPOTHESIS_PROFILE=name``; ``ci`` is the default):
 
 Tests that pin ``max_examples`` in their own ``@settings`` keep it; the
 profile fills in everything they leave out.
+
+The remote tests' servers are fixtures of ``tests/remote_servers.py``,
+imported here so that every module can name them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# The local HTTP and S3 servers' fixtures, for every test module that names them.
+from tests.remote_servers import http_server, local_env, s3_server  # noqa: F401
 
 settings.register_profile(
     "ci",

@@ -6,6 +6,13 @@ ignore ``Range`` (answer 200 with the whole body) or add latency to each
 request. :class:`S3Server` runs moto's ``ThreadedMotoServer`` on a free port.
 Both bind 127.0.0.1 only and are started and stopped by the tests; nothing
 here reaches another host.
+
+The fixtures (``local_env``, ``http_server``, ``s3_server``; registered for
+all tests by ``tests/conftest.py``) give each test module one server of each
+kind, with :data:`LOCAL_ENV` set while the module runs. Modules whose tests
+need the environment without a server mark themselves
+``pytestmark = pytest.mark.usefixtures("local_env")``.
+:func:`sample_records` and :func:`serve_per_test` make the sample objects.
 """
 
 from __future__ import annotations
@@ -13,10 +20,23 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["LOCAL_ENV", "RangeServer", "S3Server"]
+import numpy as np
+import pytest
+
+__all__ = [
+    "LOCAL_ENV",
+    "RangeServer",
+    "S3Server",
+    "http_server",
+    "local_env",
+    "s3_server",
+    "sample_records",
+    "serve_per_test",
+]
 
 # Environment for tests that talk to these servers: no proxy for loopback,
 # dummy credentials, and no EC2 metadata lookups (169.254.169.254).
@@ -155,6 +175,7 @@ class S3Server:
 
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint = ""
+        self._buckets: set[str] = set()
 
     def start(self) -> S3Server:
         self._server.start()
@@ -175,6 +196,20 @@ class S3Server:
             "client_kwargs": {"endpoint_url": self.endpoint, "region_name": "us-east-1"},
         }
 
+    def put(self, url: str, data: bytes) -> str:
+        """Store ``data`` at ``s3://bucket/key`` (making the bucket if need be); return the URL."""
+        bucket, _, key = url.removeprefix("s3://").partition("/")
+        self.bucket(bucket)
+        self.client().put_object(Bucket=bucket, Key=key, Body=data)
+        return url
+
+    def bucket(self, name: str) -> str:
+        """Make bucket ``name`` unless it exists; return its URL, ``s3://name``."""
+        if name not in self._buckets:
+            self.client().create_bucket(Bucket=name)
+            self._buckets.add(name)
+        return f"s3://{name}"
+
     def client(self) -> Any:
         """A boto3 S3 client for this server (to put, replace and delete objects)."""
         import boto3
@@ -192,3 +227,72 @@ class S3Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def sample_records(
+    dtype: np.dtype[Any], n: int, seed: int = 0, *, ts_step: int = 1, ts_start: int = 0
+) -> np.ndarray:
+    """``n`` records of ``dtype`` with known and random values, the same for the same arguments.
+
+    A field named ``ts`` (at any depth) counts ``ts_start, ts_start + ts_step, ...``;
+    float fields are normal(100, 5), integer fields uniform in [0, 2) for one
+    byte and [0, 1000) wider, from a generator seeded with ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    recs = np.zeros(n, dtype)
+
+    def fill(arr: np.ndarray) -> None:
+        assert arr.dtype.names is not None
+        for name in arr.dtype.names:
+            col = arr[name]
+            if col.dtype.names is not None:
+                fill(col)
+            elif name == "ts":
+                col[...] = np.arange(n).reshape(col.shape) * ts_step + ts_start
+            elif col.dtype.kind == "f":
+                col[...] = rng.normal(100, 5, col.shape)
+            else:
+                col[...] = rng.integers(0, 2 if col.dtype.itemsize == 1 else 1000, col.shape)
+
+    fill(recs)
+    return recs
+
+
+def serve_per_test(
+    server: RangeServer, request: pytest.FixtureRequest, make: Callable[[int], np.ndarray]
+) -> Iterator[tuple[str, np.ndarray]]:
+    """For a fixture: an object named after the test, of records ``make(seed)``; (url, records).
+
+    The seed is the length of the name, so each test sees its own values, the
+    same on every run; the object is deleted after the test.
+    """
+    name = re.sub(r"[^A-Za-z0-9_]", "_", request.node.name) + ".bin"
+    recs = make(len(name))
+    server.objects[name] = recs.tobytes()
+    yield server.url(name), recs
+    server.objects.pop(name, None)
+
+
+@pytest.fixture(scope="module")
+def local_env() -> Iterator[None]:
+    """:data:`LOCAL_ENV` in ``os.environ`` while the module runs (restored after)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in LOCAL_ENV.items():
+            mp.setenv(key, value)
+        yield
+
+
+@pytest.fixture(scope="module")
+def http_server(local_env: None) -> Iterator[RangeServer]:
+    """A :class:`RangeServer` for the module; tests add and remove its objects."""
+    with RangeServer() as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def s3_server(local_env: None) -> Iterator[S3Server]:
+    """moto's S3 for the module (skipped without s3fs and moto's server)."""
+    pytest.importorskip("s3fs")
+    pytest.importorskip("moto.server")
+    with S3Server() as srv:
+        yield srv

@@ -14,8 +14,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +22,11 @@ import pytest
 import zstandard
 
 from recview.cli import main
-from tests.remote_servers import LOCAL_ENV, RangeServer
+from tests.remote_servers import RangeServer
 
 pytest.importorskip("fsspec")
 pytest.importorskip("aiohttp")
+pytestmark = pytest.mark.usefixtures("local_env")
 
 N = 50_000
 FIRST = np.arange(N, dtype="<u8").tobytes()
@@ -59,40 +59,19 @@ BAD: dict[str, Callable[[Callable[[bytes], bytes]], bytes]] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def local_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in LOCAL_ENV.items():
-        monkeypatch.setenv(key, value)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RangeServer]:
-    env = {k: os.environ.get(k) for k in LOCAL_ENV}
-    os.environ.update(LOCAL_ENV)
-    try:
-        with RangeServer() as srv:
-            yield srv
-    finally:
-        for k, v in env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def stats(capsys: pytest.CaptureFixture[str], url: str) -> tuple[int, str, str]:
     code = main(["stats", url, "-s", "<u8", "-q"])
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def url_of(tmp_path: Path, server: RangeServer, where: str, name: str, data: bytes) -> str:
+def url_of(tmp_path: Path, http_server: RangeServer, where: str, name: str, data: bytes) -> str:
     if where == "file":
         path = tmp_path / name
         path.write_bytes(data)
         return f"file://{path}"
-    server.objects[name] = data
-    return server.url(name)
+    http_server.objects[name] = data
+    return http_server.url(name)
 
 
 @pytest.mark.parametrize("where", ["file", "http"])
@@ -101,12 +80,12 @@ def url_of(tmp_path: Path, server: RangeServer, where: str, name: str, data: byt
 def test_bad_compressed_objects_are_errors(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
-    server: RangeServer,
+    http_server: RangeServer,
     where: str,
     ext: str,
     bad: str,
 ) -> None:
-    url = url_of(tmp_path, server, where, f"{bad}.bin.{ext}", BAD[bad](COMPRESS[ext]))
+    url = url_of(tmp_path, http_server, where, f"{bad}.bin.{ext}", BAD[bad](COMPRESS[ext]))
     code, out, err = stats(capsys, url)
     assert code == 1, out
     lines = err.strip().splitlines()
@@ -117,10 +96,14 @@ def test_bad_compressed_objects_are_errors(
 @pytest.mark.parametrize("where", ["file", "http"])
 @pytest.mark.parametrize("ext", list(COMPRESS))
 def test_multi_member_objects_read_completely(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, server: RangeServer, where: str, ext: str
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    http_server: RangeServer,
+    where: str,
+    ext: str,
 ) -> None:
     c = COMPRESS[ext]
-    url = url_of(tmp_path, server, where, f"good.bin.{ext}", c(FIRST) + c(SECOND))
+    url = url_of(tmp_path, http_server, where, f"good.bin.{ext}", c(FIRST) + c(SECOND))
     code, out, err = stats(capsys, url)
     assert code == 0, err
     assert f"{2 * N:,} records" in out

@@ -16,7 +16,7 @@ import pytest
 
 import recview as rv
 from recview.remote import RemoteSpec
-from tests.remote_servers import LOCAL_ENV, RangeServer, S3Server
+from tests.remote_servers import sample_records
 
 pytest.importorskip("dask.dataframe")
 pd = pytest.importorskip("pandas")
@@ -28,35 +28,22 @@ HEADER = 64
 
 
 def _records(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    recs = np.zeros(n, SCHEMA.dtype)
-    recs["ts"] = np.arange(n) + seed * 1_000_000
-    recs["px"] = rng.normal(100, 5, n)
-    recs["qty"] = rng.integers(0, 1000, n)
-    recs["side"] = rng.integers(0, 2, n)
-    return recs
+    return sample_records(SCHEMA.dtype, n, seed, ts_start=seed * 1_000_000)
 
 
 @pytest.fixture(scope="module")
-def s3():
-    pytest.importorskip("s3fs")
-    pytest.importorskip("moto.server")
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in LOCAL_ENV.items():
-            mp.setenv(key, value)
-        with S3Server() as srv:
-            srv.client().create_bucket(Bucket=BUCKET)
-            yield srv
+def s3(s3_server):
+    s3_server.bucket(BUCKET)
+    return s3_server
 
 
 @pytest.fixture(scope="module")
 def objects(s3) -> list[np.ndarray]:
     """Four objects with a 64-byte header each (one of 1 record), and one that does not match."""
     parts = [_records(n, seed=k + 1) for k, n in enumerate((3000, 1, 4500, 2000))]
-    client = s3.client()
     for k, p in enumerate(parts):
-        client.put_object(Bucket=BUCKET, Key=f"day/part-{k}.bin", Body=b"H" * HEADER + p.tobytes())
-    client.put_object(Bucket=BUCKET, Key="day/other.txt", Body=b"not records")
+        s3.put(f"s3://{BUCKET}/day/part-{k}.bin", b"H" * HEADER + p.tobytes())
+    s3.put(f"s3://{BUCKET}/day/other.txt", b"not records")
     return parts
 
 
@@ -144,18 +131,14 @@ def test_read_on_a_local_cluster_equals_numpy(s3, objects):
     ]
 
 
-def test_read_array_over_http_with_one_offset_per_object():
+def test_read_array_over_http_with_one_offset_per_object(http_server):
     recs = [_records(n, seed=20 + k) for k, n in enumerate((700, 300))]
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in LOCAL_ENV.items():
-            mp.setenv(key, value)
-        with RangeServer() as srv:
-            srv.objects["a.bin"] = b"x" * 8 + recs[0].tobytes()
-            srv.objects["b.bin"] = b"y" * 16 + recs[1].tobytes()
-            urls = [srv.url("a.bin"), srv.url("b.bin")]
-            x = rvd.read_array(urls, SCHEMA, offset=[8, 16], blocksize=256 * SCHEMA.itemsize)
-            assert x.chunks == ((256, 256, 188, 256, 44),)
-            got = x.compute(scheduler="sync")
+    http_server.objects["a.bin"] = b"x" * 8 + recs[0].tobytes()
+    http_server.objects["b.bin"] = b"y" * 16 + recs[1].tobytes()
+    urls = [http_server.url("a.bin"), http_server.url("b.bin")]
+    x = rvd.read_array(urls, SCHEMA, offset=[8, 16], blocksize=256 * SCHEMA.itemsize)
+    assert x.chunks == ((256, 256, 188, 256, 44),)
+    got = x.compute(scheduler="sync")
     want = np.concatenate(recs)
     assert got.dtype == SCHEMA.dtype.newbyteorder("=")
     for name in SCHEMA.names:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import re
 import threading
 import time
 
@@ -18,9 +17,10 @@ from recview.remote import (
     read_partition,
     remote_npy_layout,
 )
-from tests.remote_servers import LOCAL_ENV, RangeServer
+from tests.remote_servers import RangeServer, sample_records, serve_per_test
 
 pytest.importorskip("aiohttp")
+pytestmark = pytest.mark.usefixtures("local_env")
 
 SCHEMA = rv.Schema.from_dtype(  # 24-byte records (C alignment pads the tail)
     np.dtype([("ts", "<u8"), ("px", "<f8"), ("qty", "<u4"), ("side", "u1")], align=True)
@@ -29,35 +29,13 @@ assert SCHEMA.itemsize == 24
 
 
 def _records(n: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    recs = np.zeros(n, SCHEMA.dtype)
-    recs["ts"] = np.arange(n) * 7 + 1
-    recs["px"] = rng.normal(100, 5, n)
-    recs["qty"] = rng.integers(0, 1000, n)
-    recs["side"] = rng.integers(0, 2, n)
-    return recs
-
-
-@pytest.fixture(autouse=True)
-def _loopback_env(monkeypatch):
-    for key, value in LOCAL_ENV.items():
-        monkeypatch.setenv(key, value)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with RangeServer() as srv:
-        yield srv
+    return sample_records(SCHEMA.dtype, n, seed, ts_step=7, ts_start=1)
 
 
 @pytest.fixture
-def obj(server, request):
+def obj(http_server, request):
     """A fresh object of 5,000 random records; (url, local records)."""
-    name = re.sub(r"[^A-Za-z0-9_]", "_", request.node.name) + ".bin"
-    recs = _records(5_000, seed=len(name))
-    server.objects[name] = recs.tobytes()
-    yield server.url(name), recs
-    server.objects.pop(name, None)
+    yield from serve_per_test(http_server, request, lambda seed: _records(5_000, seed))
 
 
 def test_random_records_and_slices_equal_the_local_ones(obj):
@@ -157,13 +135,13 @@ def test_breaking_out_early_stops_the_read_ahead_thread(obj):
     assert not _readahead_threads()
 
 
-def test_read_ahead_error_reaches_the_consumer_at_its_range(server, obj):
+def test_read_ahead_error_reaches_the_consumer_at_its_range(http_server, obj):
     url, recs = obj
     name = url.rsplit("/", 1)[1]
     with RemoteRecords(url, SCHEMA) as remote:
         it = remote.batches(1000, readahead=1)
         np.testing.assert_array_equal(next(it), recs[:1000])
-        server.objects[name] = recs[:1500].tobytes()  # replaced by a shorter object
+        http_server.objects[name] = recs[:1500].tobytes()  # replaced by a shorter object
         with pytest.raises(rv.TruncatedError, match=rf"{url}: bytes "):
             list(it)
         with pytest.raises(rv.TruncatedError):  # the records stay truncated
@@ -171,23 +149,23 @@ def test_read_ahead_error_reaches_the_consumer_at_its_range(server, obj):
     assert not _readahead_threads()
 
 
-def test_refresh_after_growth(server, obj):
+def test_refresh_after_growth(http_server, obj):
     url, recs = obj
     name = url.rsplit("/", 1)[1]
     remote = RemoteRecords(url, SCHEMA)
     assert remote.read(0, 10).tobytes() == recs[:10].tobytes()
     more = _records(300, seed=9)
-    server.objects[name] = recs.tobytes() + more.tobytes() + b"\x00" * 5  # + partial record
+    http_server.objects[name] = recs.tobytes() + more.tobytes() + b"\x00" * 5  # + partial record
     assert remote.refresh() == len(recs) + 300
     np.testing.assert_array_equal(remote.read(len(recs) - 2, len(recs) + 300)[2:], more)
     np.testing.assert_array_equal(np.concatenate(list(remote.batches(1234))[-1:])[-300:], more)
 
 
-def test_shrink_is_a_truncated_error(server, obj):
+def test_shrink_is_a_truncated_error(http_server, obj):
     url, recs = obj
     name = url.rsplit("/", 1)[1]
     remote = RemoteRecords(url, SCHEMA)
-    server.objects[name] = recs[:100].tobytes()
+    http_server.objects[name] = recs[:100].tobytes()
     with pytest.raises(rv.TruncatedError) as info:
         remote.refresh()
     assert str(info.value) == (
@@ -198,12 +176,12 @@ def test_shrink_is_a_truncated_error(server, obj):
         remote.read(0, 1)
 
 
-def test_short_read_names_the_url_and_the_byte_range(server, obj):
+def test_short_read_names_the_url_and_the_byte_range(http_server, obj):
     url, recs = obj
     name = url.rsplit("/", 1)[1]
     source = RemoteSource(url, cache_blocks=0)
     source.size()
-    server.objects[name] = recs.tobytes()[:2000]
+    http_server.objects[name] = recs.tobytes()[:2000]
     with pytest.raises(rv.TruncatedError) as info:
         source.pread(1024, 2048)
     assert str(info.value) == (
@@ -215,26 +193,26 @@ def test_short_read_names_the_url_and_the_byte_range(server, obj):
         source.pread(4000, 100)  # past the end now: the server answers 416
 
 
-def test_missing_object_is_file_not_found_naming_the_url(server):
-    url = server.url("nope.bin")
+def test_missing_object_is_file_not_found_naming_the_url(http_server):
+    url = http_server.url("nope.bin")
     with pytest.raises(FileNotFoundError) as info:
         RemoteRecords(url, SCHEMA)
     assert info.value.filename == url
     assert url in str(info.value)
 
 
-def test_deleted_object_is_a_truncated_error(server, obj):
+def test_deleted_object_is_a_truncated_error(http_server, obj):
     url, _ = obj
     remote = RemoteRecords(RemoteSource(url, cache_blocks=0), SCHEMA)
     cached = RemoteRecords(RemoteSource(url, block_nbytes=4096), SCHEMA)
-    del server.objects[url.rsplit("/", 1)[1]]
+    del http_server.objects[url.rsplit("/", 1)[1]]
     with pytest.raises(rv.TruncatedError, match=r"bytes 24-24,023: the object is gone"):
         remote.read(1, 1001)
     with pytest.raises(rv.TruncatedError, match=r"bytes 4,096-8,191: the object is gone"):
         cached.read(200, 201)  # the error names the request: the block
 
 
-def test_layout_errors_name_the_url(server, obj):
+def test_layout_errors_name_the_url(http_server, obj):
     url, recs = obj
     with pytest.raises(rv.LayoutError, match=r"stray bytes"):
         RemoteRecords(url, SCHEMA, offset=5)
@@ -262,14 +240,14 @@ def test_server_that_ignores_range_is_an_error_not_wrong_bytes():
         np.testing.assert_array_equal(remote.read(0, 1000), recs)
 
 
-def test_npy_header_over_http(server):
+def test_npy_header_over_http(http_server):
     arr = np.arange(60, dtype=">f4").reshape(20, 3)
     import io
 
     buf = io.BytesIO()
     np.save(buf, arr)
-    server.objects["a.npy"] = buf.getvalue()
-    source = RemoteSource(server.url("a.npy"))
+    http_server.objects["a.npy"] = buf.getvalue()
+    source = RemoteSource(http_server.url("a.npy"))
     layout = remote_npy_layout(source)
     with RemoteRecords(source, layout.schema, offset=layout.offset, count=layout.count) as r:
         np.testing.assert_array_equal(layout.unwrap(r.read(0, len(r))), arr)
@@ -298,12 +276,12 @@ def test_source_pickles_as_its_url(obj):
     assert copy.pread(24, 24) == recs[1].tobytes()
 
 
-def test_partition_specs_are_small_and_read_back_the_records(server):
+def test_partition_specs_are_small_and_read_back_the_records(http_server):
     parts = [_records(n, seed=n) for n in (1000, 10, 2500)]
     for k, p in enumerate(parts):
-        server.objects[f"parts/p{k}.bin"] = p.tobytes()
+        http_server.objects[f"parts/p{k}.bin"] = p.tobytes()
     specs = partition_specs(
-        [server.url(f"parts/p{k}.bin") for k in range(3)], SCHEMA, partition_nbytes=24_000
+        [http_server.url(f"parts/p{k}.bin") for k in range(3)], SCHEMA, partition_nbytes=24_000
     )
     assert [s.count for s in specs] == [1000, 10, 1000, 1000, 500]
     assert [s.row for s in specs] == [0, 1000, 1010, 2010, 3010]

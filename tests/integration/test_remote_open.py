@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 import recview as rv
-from tests.remote_servers import LOCAL_ENV, RangeServer, S3Server
+from tests.remote_servers import sample_records, serve_per_test
 
 pytest.importorskip("aiohttp")
+pytestmark = pytest.mark.usefixtures("local_env")
 
 SCHEMA = rv.Schema.from_dtype(
     [("hdr", [("ts", ">u8"), ("seq", "<u4")]), ("px", "<f8"), ("legs", "<i2", (3,))]
@@ -21,34 +22,13 @@ SCHEMA = rv.Schema.from_dtype(
 
 
 def _records(n: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    recs = np.zeros(n, SCHEMA.dtype)
-    recs["hdr"]["ts"] = np.arange(n) * 3 + 1
-    recs["hdr"]["seq"] = rng.integers(0, 1 << 31, n)
-    recs["px"] = rng.normal(100, 5, n)
-    recs["legs"] = rng.integers(-300, 300, (n, 3))
-    return recs
-
-
-@pytest.fixture(autouse=True)
-def _loopback_env(monkeypatch):
-    for key, value in LOCAL_ENV.items():
-        monkeypatch.setenv(key, value)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with RangeServer() as srv:
-        yield srv
+    return sample_records(SCHEMA.dtype, n, seed, ts_step=3, ts_start=1)
 
 
 @pytest.fixture
-def obj(server, request):
-    name = re.sub(r"[^A-Za-z0-9_]", "_", request.node.name) + ".bin"
-    recs = _records(3_000, seed=len(name))
-    server.objects[name] = recs.tobytes()
-    yield server.url(name), recs
-    server.objects.pop(name, None)
+def obj(http_server, request):
+    """A fresh object of 3,000 records; (url, local records)."""
+    yield from serve_per_test(http_server, request, lambda seed: _records(3_000, seed))
 
 
 def _same(got: np.ndarray, want: np.ndarray) -> None:
@@ -108,29 +88,29 @@ def test_open_url_reads_a_view_record_from_the_block_cache(obj):
         assert view.source.requests - before == 1  # one 256 KiB block
 
 
-def test_open_npy_url_needs_no_schema(server):
+def test_open_npy_url_needs_no_schema(http_server):
     arr = np.arange(60, dtype=">i4").reshape(20, 3)
     import io
 
     buf = io.BytesIO()
     np.save(buf, arr)
-    server.objects["m.npy"] = buf.getvalue()
-    with rv.open(server.url("m.npy")) as view:
+    http_server.objects["m.npy"] = buf.getvalue()
+    with rv.open(http_server.url("m.npy")) as view:
         assert len(view) == 20
         np.testing.assert_array_equal(view["f0"], arr)
-    server.objects["m.bin"] = buf.getvalue()
+    http_server.objects["m.bin"] = buf.getvalue()
     with pytest.raises(TypeError, match=r"m\.bin: rv.open needs a schema"):
-        rv.open(server.url("m.bin"))
+        rv.open(http_server.url("m.bin"))
 
 
-def test_open_url_errors_name_the_url_and_the_byte_range(server, obj):
+def test_open_url_errors_name_the_url_and_the_byte_range(http_server, obj):
     url, recs = obj
     with pytest.raises(FileNotFoundError) as info:
-        rv.open(server.url("missing.bin"), SCHEMA)
-    assert info.value.filename == server.url("missing.bin")
+        rv.open(http_server.url("missing.bin"), SCHEMA)
+    assert info.value.filename == http_server.url("missing.bin")
     view = rv.open(url, SCHEMA)
     name = url.rsplit("/", 1)[1]
-    server.objects[name] = recs.tobytes()[: 1000 * SCHEMA.itemsize]
+    http_server.objects[name] = recs.tobytes()[: 1000 * SCHEMA.itemsize]
     with pytest.raises(rv.TruncatedError) as err:
         view[1500:1600]
     size = SCHEMA.itemsize
@@ -146,17 +126,17 @@ def test_open_url_errors_name_the_url_and_the_byte_range(server, obj):
     view.close()
 
 
-def test_refresh_and_follow_deliver_appended_records_once(server, obj):
+def test_refresh_and_follow_deliver_appended_records_once(http_server, obj):
     url, recs = obj
     name = url.rsplit("/", 1)[1]
     more = _records(500, seed=99)
     view = rv.open(url, SCHEMA)
-    server.objects[name] = recs.tobytes() + more[:200].tobytes() + b"\x01" * 5
+    http_server.objects[name] = recs.tobytes() + more[:200].tobytes() + b"\x01" * 5
     assert view.refresh() == 3200  # the 5 bytes of a partial record wait
 
     def grow():
         time.sleep(0.2)
-        server.objects[name] = recs.tobytes() + more.tobytes()
+        http_server.objects[name] = recs.tobytes() + more.tobytes()
 
     writer = threading.Thread(target=grow)
     writer.start()
@@ -228,28 +208,14 @@ def test_to_pandas_over_a_url(obj):
     np.testing.assert_array_equal(df["px"].to_numpy(), recs["px"])
 
 
-@pytest.fixture(scope="module")
-def s3():
-    pytest.importorskip("s3fs")
-    pytest.importorskip("moto.server")
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in LOCAL_ENV.items():
-            mp.setenv(key, value)
-        with S3Server() as srv:
-            srv.client().create_bucket(Bucket="rv-open")
-            yield srv
-
-
-def test_open_s3_url_with_storage_options(s3):
+def test_open_s3_url_with_storage_options(s3_server):
     recs = _records(4000, seed=3)
-    client = s3.client()
-    client.put_object(Bucket="rv-open", Key="a/ticks.bin", Body=recs.tobytes())
-    url = "s3://rv-open/a/ticks.bin"
-    with rv.open(url, SCHEMA, storage_options=s3.storage_options) as view:
+    url = s3_server.put("s3://rv-open/a/ticks.bin", recs.tobytes())
+    with rv.open(url, SCHEMA, storage_options=s3_server.storage_options) as view:
         assert len(view) == 4000
         _same(_joined(list(view.batches(records=999))), recs)
         assert view[3999].tobytes() == recs[3999].tobytes()
-        client.put_object(Bucket="rv-open", Key="a/ticks.bin", Body=recs[:10].tobytes())
+        s3_server.put(url, recs[:10].tobytes())
         with pytest.raises(rv.TruncatedError, match=re.escape(url) + ": object shrank"):
             view.refresh()
     assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"

@@ -16,7 +16,7 @@ from recview.remote import (
     partition_specs,
     read_partition,
 )
-from tests.remote_servers import LOCAL_ENV, S3Server
+from tests.remote_servers import sample_records
 
 pytest.importorskip("s3fs")
 pytest.importorskip("moto.server")
@@ -26,33 +26,17 @@ BUCKET = "recview-test"
 
 
 def _records(n: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    recs = np.zeros(n, SCHEMA.dtype)
-    recs["ts"] = np.arange(n) + seed * 1_000_000
-    recs["px"] = rng.normal(100, 5, n)
-    recs["qty"] = rng.integers(0, 1000, n)
-    recs["side"] = rng.integers(0, 2, n)
-    return recs
+    return sample_records(SCHEMA.dtype, n, seed, ts_start=seed * 1_000_000)
 
 
 @pytest.fixture(scope="module")
-def env():
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in LOCAL_ENV.items():
-            mp.setenv(key, value)
-        yield
-
-
-@pytest.fixture(scope="module")
-def s3(env):
-    with S3Server() as srv:
-        srv.client().create_bucket(Bucket=BUCKET)
-        yield srv
+def s3(s3_server):
+    s3_server.bucket(BUCKET)
+    return s3_server
 
 
 def _put(s3, key: str, data: bytes) -> str:
-    s3.client().put_object(Bucket=BUCKET, Key=key, Body=data)
-    return f"s3://{BUCKET}/{key}"
+    return s3.put(f"s3://{BUCKET}/{key}", data)
 
 
 def test_records_slices_and_batches_equal_the_local_ones(s3):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.integration.cli._run import run as _run
-from tests.remote_servers import LOCAL_ENV, RangeServer, S3Server
+from tests.remote_servers import LOCAL_ENV, sample_records
 
 pytest.importorskip("aiohttp")
 
@@ -24,12 +24,7 @@ SPEC = "[('ts','<u8'),('px','<f8'),('qty','<u4')]"
 
 
 def _records(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    recs = np.zeros(n, DTYPE)
-    recs["ts"] = np.arange(n) * 10
-    recs["px"] = rng.normal(50, 3, n)
-    recs["qty"] = rng.integers(0, 10_000, n)
-    return recs
+    return sample_records(DTYPE, n, seed, ts_step=10)
 
 
 def run(*args: str):
@@ -42,18 +37,12 @@ def ok(*args: str) -> str:
     return res.stdout
 
 
-@pytest.fixture(scope="module")
-def http():
-    with RangeServer() as srv:
-        yield srv
-
-
-def test_head_info_and_stats_of_an_http_url_equal_the_local_file(http, tmp_path):
+def test_head_info_and_stats_of_an_http_url_equal_the_local_file(http_server, tmp_path):
     recs = _records(5000, seed=1)
-    http.objects["t.bin"] = b"HEADER!!" + recs.tobytes() + b"xy"
-    url = http.url("t.bin")
+    http_server.objects["t.bin"] = b"HEADER!!" + recs.tobytes() + b"xy"
+    url = http_server.url("t.bin")
     local = tmp_path / "t.bin"
-    local.write_bytes(http.objects["t.bin"])
+    local.write_bytes(http_server.objects["t.bin"])
     common = ["-s", SPEC, "--offset", "8", "--trailing", "ignore"]
     assert ok("head", url, *common, "-n", "7", "--format", "csv") == ok(
         "head", str(local), *common, "-n", "7", "--format", "csv"
@@ -72,25 +61,25 @@ def test_head_info_and_stats_of_an_http_url_equal_the_local_file(http, tmp_path)
     assert stats["fields"]["qty"]["max"] == int(recs["qty"].max())
 
 
-def test_convert_an_http_url_to_npy_and_parquet(http, tmp_path):
+def test_convert_an_http_url_to_npy_and_parquet(http_server, tmp_path):
     recs = _records(3000, seed=2)
-    http.objects["c.bin"] = recs.tobytes()
+    http_server.objects["c.bin"] = recs.tobytes()
     out = tmp_path / "c.npy"
-    ok("convert", http.url("c.bin"), "-s", SPEC, "-o", str(out), "-q")
+    ok("convert", http_server.url("c.bin"), "-s", SPEC, "-o", str(out), "-q")
     np.testing.assert_array_equal(np.load(out), recs)
     pq = pytest.importorskip("pyarrow.parquet")
     out = tmp_path / "c.parquet"
-    ok("convert", http.url("c.bin"), "-s", SPEC, "-o", str(out), "-q")
+    ok("convert", http_server.url("c.bin"), "-s", SPEC, "-o", str(out), "-q")
     table = pq.read_table(out)
     np.testing.assert_array_equal(table["px"].to_numpy(), recs["px"])
 
 
-def test_npy_at_a_url_needs_no_schema(http):
+def test_npy_at_a_url_needs_no_schema(http_server):
     arr = np.arange(40, dtype=">i4").reshape(10, 4)
     buf = io.BytesIO()
     np.save(buf, arr)
-    http.objects["m.npy"] = buf.getvalue()
-    url = http.url("m.npy")
+    http_server.objects["m.npy"] = buf.getvalue()
+    url = http_server.url("m.npy")
     info = json.loads(ok("info", url, "--format", "json"))
     assert (info["records"], info["header_nbytes"], info["itemsize"]) == (10, 128, 16)
     assert info["schema_source"] == ".npy header (128 bytes)"
@@ -100,21 +89,23 @@ def test_npy_at_a_url_needs_no_schema(http):
     assert stats["fields"]["f0"]["max"] == 39
 
 
-def test_a_gzip_object_at_a_url_is_read_as_a_stream(http):
+def test_a_gzip_object_at_a_url_is_read_as_a_stream(http_server):
     recs = _records(2000, seed=3)
-    http.objects["z.bin.gz"] = gzip.compress(recs.tobytes())
-    stats = json.loads(ok("stats", http.url("z.bin.gz"), "-s", SPEC, "--format", "json", "-q"))
+    http_server.objects["z.bin.gz"] = gzip.compress(recs.tobytes())
+    stats = json.loads(
+        ok("stats", http_server.url("z.bin.gz"), "-s", SPEC, "--format", "json", "-q")
+    )
     assert stats["records"] == 2000
     assert stats["fields"]["ts"]["max"] == int(recs["ts"].max())
 
 
-def test_url_errors_are_one_line(http, tmp_path):
-    missing = http.url("nope.bin")
+def test_url_errors_are_one_line(http_server, tmp_path):
+    missing = http_server.url("nope.bin")
     res = run("head", missing, "-s", SPEC)
     assert res.returncode == 1
     assert res.stderr == f"recview head: error: {missing}: No such object\n"
-    http.objects["odd.bin"] = bytes(DTYPE.itemsize * 3 + 5)
-    res = run("stats", http.url("odd.bin"), "-s", SPEC)
+    http_server.objects["odd.bin"] = bytes(DTYPE.itemsize * 3 + 5)
+    res = run("stats", http_server.url("odd.bin"), "-s", SPEC)
     assert res.returncode == 1
     assert "5 stray bytes at offset 60 (use --trailing ignore or warn)" in res.stderr
     assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
@@ -123,37 +114,24 @@ def test_url_errors_are_one_line(http, tmp_path):
     res = run("head", str(local), "-s", SPEC, "--storage-option", "anon=true")
     assert res.returncode == 2
     assert "--storage-option is for a URL FILE" in res.stderr
-    res = run("head", http.url("odd.bin"), "-s", SPEC, "--storage-option", "novalue")
+    res = run("head", http_server.url("odd.bin"), "-s", SPEC, "--storage-option", "novalue")
     assert res.returncode == 2
     assert "expected KEY=VALUE" in res.stderr
 
 
-@pytest.fixture(scope="module")
-def s3():
-    pytest.importorskip("s3fs")
-    pytest.importorskip("moto.server")
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in LOCAL_ENV.items():
-            mp.setenv(key, value)
-        with S3Server() as srv:
-            srv.client().create_bucket(Bucket="cli")
-            yield srv
-
-
-def test_stats_of_an_s3_object_with_storage_options(s3):
+def test_stats_of_an_s3_object_with_storage_options(s3_server):
     recs = _records(20_000, seed=4)
-    s3.client().put_object(Bucket="cli", Key="day/t.bin", Body=recs.tobytes())
+    url = s3_server.put("s3://cli/day/t.bin", recs.tobytes())
     opts = [
         "--storage-option",
         "key=testing",
         "--storage-option",
         "secret=testing",
         "--storage-option",
-        f"client_kwargs.endpoint_url={s3.endpoint}",
+        f"client_kwargs.endpoint_url={s3_server.endpoint}",
         "--storage-option",
         "client_kwargs.region_name=us-east-1",
     ]
-    url = "s3://cli/day/t.bin"
     stats = json.loads(ok("stats", url, "-s", SPEC, *opts, "--format", "json", "-q"))
     assert stats["records"] == 20_000
     for name in ("ts", "px", "qty"):
@@ -164,11 +142,11 @@ def test_stats_of_an_s3_object_with_storage_options(s3):
     assert [json.loads(line)["ts"] for line in head] == [0, 10]
 
 
-def test_guess_and_dump_of_an_http_url_equal_the_local_file(http, tmp_path):
+def test_guess_and_dump_of_an_http_url_equal_the_local_file(http_server, tmp_path):
     recs = _records(3000, seed=4)
     data = b"HDR:" * 16 + recs.tobytes()
-    http.objects["g.bin"] = data
-    url = http.url("g.bin")
+    http_server.objects["g.bin"] = data
+    url = http_server.url("g.bin")
     local = tmp_path / "g.bin"
     local.write_bytes(data)
     got = json.loads(ok("guess", url, "--format", "json", "-q"))
@@ -177,34 +155,9 @@ def test_guess_and_dump_of_an_http_url_equal_the_local_file(http, tmp_path):
     assert got["itemsize"] == DTYPE.itemsize
     # dump: the same annotated bytes at any offset, past the end clipped, the header says the URL
     for offset, length in (("0", "64"), ("1000", "300"), ("-40", "100")):
-        remote = ok(
-            "dump",
-            url,
-            "--offset",
-            offset,
-            "--length",
-            length,
-            "-s",
-            SPEC,
-            "--records-at",
-            "64",
-            "--color",
-            "never",
-        )
-        there = ok(
-            "dump",
-            str(local),
-            "--offset",
-            offset,
-            "--length",
-            length,
-            "-s",
-            SPEC,
-            "--records-at",
-            "64",
-            "--color",
-            "never",
-        )
+        args = ["--offset", offset, "--length", length, "-s", SPEC, "--records-at", "64"]
+        remote = ok("dump", url, *args, "--color", "never")
+        there = ok("dump", str(local), *args, "--color", "never")
         assert remote.splitlines()[0].startswith(url + ":")
         assert remote.splitlines()[1:] == there.splitlines()[1:]
         assert remote.splitlines()[0] == url + there.splitlines()[0][len(str(local)) :]
