@@ -338,11 +338,6 @@ class Mapping:
         """Whether :meth:`close` was called."""
         return self._closed
 
-    @property
-    def faults(self) -> int:
-        """SIGBUS faults repaired inside this mapping (always 0 without the guard)."""
-        return self._region.faults if self._region is not None else 0
-
     def faulted(self) -> bool:
         """Whether a SIGBUS was caught inside this mapping.
 
@@ -428,7 +423,6 @@ class Mapping:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("guarded" if self.guarded else "unguarded")
-        return (
-            f"<recview Mapping {self._label} offset={self.offset} "
-            f"nbytes={self.nbytes} {state} faults={self.faults}>"
-        )
+        if self.faulted():
+            state += " faulted"
+        return f"<recview Mapping {self._label} offset={self.offset} nbytes={self.nbytes} {state}>"

@@ -86,7 +86,7 @@ if scenario == "truncate":
         guarded=m.guarded, sum0=sum0, total1=total1, expected1=int(expected.sum()),
         equal1=bool(np.array_equal(copy1, expected)), faulted1=faulted1,
         grew1=count1 - count0, total2=total2, grew2=count2 - count1, grew3=_mapping.fault_count() - count2,
-        faults=m.faults, head_faulted1=head_faulted1, head1=head1.hex(),
+        faults=m._region.faults, repr=repr(m), head_faulted1=head_faulted1, head1=head1.hex(),
         head_expected=original[:100].tobytes().hex(), head_faulted2=head.faulted(),
         head2=head2.hex(),
     )
@@ -231,7 +231,8 @@ def test_truncated_pages_read_as_zeros_and_the_process_lives(
     # cut to zero: the pages that were still there are lost too
     assert rep["total2"] == 0
     assert rep["grew2"] >= 1
-    assert rep["faults"] == rep["grew1"] + rep["grew2"]
+    assert rep["faults"] == rep["grew1"] + rep["grew2"]  # the guard's count for this region
+    assert rep["repr"].endswith(" guarded faulted>")
     # another mapping of the same file, wholly before the cut, saw no fault
     # then; the cut to zero reached it too, and only then did it fault
     assert rep["head_faulted1"] is False
