@@ -125,7 +125,7 @@ def _bits_leaf(struct: Any, order: str, nbytes: int, path: str, found: _Found) -
         name = sub.name
         inner = _unrenamed(sub)
         width = int(sub.sizeof())  # in bits, inside a BitStruct
-        bpath = f"{path}.{name}" if name else path
+        bpath = join_path(path, name) if name else path
         if name:
             if name.startswith("_"):
                 raise SchemaError(

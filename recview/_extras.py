@@ -54,10 +54,13 @@ def require(module: str, *, extra: str, purpose: str | None = None) -> ModuleTyp
     ...
     ImportError: no_such_module_xyz is not installed (needed by recview): pip install 'recview[arrow]'
     """
+    top = module.partition(".")[0]
     try:
+        # The package first: a submodule already imported is found in
+        # sys.modules even when its package has gone (sys.modules[top] = None).
+        importlib.import_module(top)
         return importlib.import_module(module)
     except ImportError as err:
-        top = module.partition(".")[0]
         package = _PIP_NAMES.get(top, top)
         raise ImportError(
             f"{package} is not installed (needed by {purpose or 'recview'}): "

@@ -32,6 +32,7 @@ import numpy as np
 
 from recview import _tables, interop
 from recview._extras import require
+from recview._vocab import Trailing, check_int, native
 from recview.errors import RecviewError
 from recview.remote import RemoteSpec, is_url, partition_specs
 from recview.schema import Schema, as_schema
@@ -40,7 +41,6 @@ from recview.view import View, open as open_view
 if TYPE_CHECKING:
     from recview._remote_view import RemoteView
     from recview._tables import Arrays, Enums, Strings
-    from recview._vocab import Trailing
 
 __all__ = ["Partition", "partitions", "read", "read_array"]
 
@@ -184,9 +184,12 @@ def _blocksize(blocksize: int | str) -> int:
     if isinstance(value, str):
         utils = require("dask.utils", extra="dask", purpose="recview.dask")
         value = int(utils.parse_bytes(value))
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"blocksize must be a positive number of bytes, got {blocksize!r}")
-    return int(value)
+    try:
+        return check_int(value, "blocksize", minimum=1)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"blocksize must be a positive number of bytes, got {blocksize!r}"
+        ) from None
 
 
 def partitions(
@@ -458,7 +461,7 @@ def read(
 def _block(part: Spec) -> np.ndarray[Any, Any]:
     records = _load(part)
     # a copy in native byte order: owned by the chunk, not by a mapping
-    return records.astype(records.dtype.newbyteorder("="), copy=True)
+    return records.astype(native(records.dtype), copy=True)
 
 
 def read_array(
@@ -510,7 +513,7 @@ def read_array(
         trailing=trailing,
         storage_options=storage_options,
     )
-    dtype = schema.dtype.newbyteorder("=")
+    dtype = native(schema.dtype)
     if not parts:
         return da.from_array(np.zeros(0, dtype=dtype), chunks=1)
     blocks = [

@@ -17,6 +17,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from recview._vocab import check_int
+
 __all__ = ["ALIGNMENT", "DEFAULT_BUFFER_SIZE", "DEFAULT_MAX_BUFFERS", "BufferPool", "PoolStats"]
 
 #: Default size of one pooled buffer, in bytes: 256 KiB, chosen from the
@@ -145,6 +147,9 @@ class BufferPool:
 
     Raises
     ------
+    TypeError
+        If ``buffer_size`` or ``max_buffers`` is no integer (a ``bool`` or a
+        ``float`` included; numpy integers are fine).
     ValueError
         If ``buffer_size`` or ``max_buffers`` is smaller than 1.
 
@@ -185,12 +190,8 @@ class BufferPool:
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         max_buffers: int = DEFAULT_MAX_BUFFERS,
     ) -> None:
-        if buffer_size < 1:
-            raise ValueError(f"buffer_size must be at least 1 byte, got {buffer_size}")
-        if max_buffers < 1:
-            raise ValueError(f"max_buffers must be at least 1, got {max_buffers}")
-        self._buffer_size = int(buffer_size)
-        self._max_buffers = int(max_buffers)
+        self._buffer_size = check_int(buffer_size, "buffer_size", minimum=1)
+        self._max_buffers = check_int(max_buffers, "max_buffers", minimum=1)
         self._lock = threading.Lock()
         self._pooled: list[_Buffer] = []
         # Buffers allocated beyond the pool, held weakly (by id of the weak

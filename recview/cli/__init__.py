@@ -58,6 +58,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn, cast
 
+from recview import __version__
 from recview.cli._common import (
     BATCH_NBYTES,
     EXIT_DATA,
@@ -92,21 +93,11 @@ __all__ = [
 ]
 
 
-def _nonneg_int(text: str) -> int:
+def _int(text: str) -> int:
     try:
-        value = int(text, 0)
+        return int(text, 0)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _pos_int(text: str) -> int:
-    value = _nonneg_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
 
 
 def _nbytes(text: str) -> int:
@@ -116,25 +107,24 @@ def _nbytes(text: str) -> int:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _nonneg_nbytes(text: str) -> int:
-    value = _nbytes(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+def _at_least(parse: Callable[[str], int], minimum: int) -> Callable[[str], int]:
+    """An argparse ``type=``: ``parse(text)``, refused below ``minimum`` (0 or 1)."""
+
+    def check(text: str) -> int:
+        value = parse(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be > {minimum - 1}")
+        return value
+
+    return check
 
 
-def _pos_nbytes(text: str) -> int:
-    value = _nonneg_nbytes(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+_nonneg_int = _at_least(_int, 0)
+_pos_int = _at_least(_int, 1)
+_nonneg_nbytes = _at_least(_nbytes, 0)
+_pos_nbytes = _at_least(_nbytes, 1)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -185,8 +175,6 @@ def _common_parser(*, with_help: bool = False) -> argparse.ArgumentParser:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from recview import __version__
-
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("file", metavar="FILE", help="the dump; '-' reads standard input")
     reading = data.add_argument_group("reading the file")

@@ -42,8 +42,9 @@ import numpy as np
 import numpy.typing as npt
 
 from recview.cli._common import EXIT_OK
+from recview.cli._sources import storage_options_of
 from recview.errors import LayoutError
-from recview.remote import is_url
+from recview.remote import RemoteSource, is_url
 from recview.schema import Schema
 
 __all__ = ["Guess", "GuessedField", "guess_bytes", "guess_file"]
@@ -727,9 +728,6 @@ def cmd_guess(args: argparse.Namespace) -> int:
         g = guess_bytes(data, max_itemsize=args.max_itemsize)
         name = "<stdin>"
     elif is_url(args.file):  # the first bytes by one ranged read
-        from recview.cli._sources import storage_options_of
-        from recview.remote import RemoteSource
-
         source = RemoteSource(args.file, storage_options=storage_options_of(args))
         try:
             total = source.size()
@@ -742,8 +740,6 @@ def cmd_guess(args: argparse.Namespace) -> int:
             raise LayoutError(f"{args.file}: {exc}", path=args.file) from exc
         name = args.file
     else:
-        from recview.cli._sources import storage_options_of
-
         storage_options_of(args)  # a usage error for a local FILE
         g = guess_file(args.file, sample_nbytes=args.sample_nbytes, max_itemsize=args.max_itemsize)
         name = args.file

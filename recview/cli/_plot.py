@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+from recview._extras import require
 from recview.cli._common import EXIT_OK, NDArray, UsageError
 from recview.cli._render import select_columns, type_text
 from recview.cli._sources import open_source, scan
@@ -153,11 +154,9 @@ class Envelope:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     """``recview plot --field F -o out.png``: histogram or series of one field."""
-    from recview._extras import require
-
-    require("matplotlib", extra="plot", purpose="recview plot")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    agg = require("matplotlib.backends.backend_agg", extra="plot", purpose="recview plot")
+    Figure = require("matplotlib.figure", extra="plot", purpose="recview plot").Figure
+    FigureCanvasAgg = agg.FigureCanvasAgg
 
     # Before the scan: an image format matplotlib cannot write is a usage error.
     kinds = FigureCanvasAgg.get_supported_filetypes()

@@ -33,9 +33,11 @@ from recview.cli._spec import load_schema
 from recview.compressed import COMPRESSED_SUFFIXES, decompressing, open_compressed
 from recview.errors import LayoutError, RecviewError, TruncatedError
 from recview.frames import Frames, open_frames
+from recview.interop import to_arrow
 from recview.remote import RemoteSource, is_url, remote_npy_layout
 from recview.schema import Schema
 from recview.streams import stream
+from recview.view import open as open_view
 
 
 class CountingReader:
@@ -132,8 +134,6 @@ class Source:
                 self._close = raw.close
             self._reader = CountingReader(raw, name=self.name)
         else:
-            from recview.view import open as open_view
-
             url = is_url(name)
             self.view = open_view(
                 name,
@@ -682,8 +682,6 @@ def write_frames_parquet(src: FramesSource, fh: Any, names: list[str], *, nbytes
             rows += table.num_rows
         if writer is None:  # no frames: still a valid file, with the columns
             pa = require("pyarrow", extra="arrow", purpose="recview convert to Parquet")
-            from recview.interop import to_arrow
-
             heads = to_arrow(np.empty(0, src.header.dtype), schema=src.header)
             table = heads.append_column("payload", pa.array([], type=pa.large_binary()))
             writer = pq.ParquetWriter(fh, table.select(keep).schema)

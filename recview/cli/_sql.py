@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from recview._extras import require
 from recview.cli._common import EXIT_OK, UsageError, cut
 from recview.cli._render import (
     Style,
@@ -30,6 +31,7 @@ from recview.cli._render import (
     use_color,
 )
 from recview.cli._sources import Source, open_source
+from recview.sql import sql
 
 #: Rows per Arrow batch turned into text at once.
 _ROWS_PER_BATCH = 65536
@@ -96,8 +98,6 @@ def _mapped(src: Source, what: str) -> Source:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from recview.sql import sql
-
     sources: dict[str, Source] = {}
     try:
         sources["t"] = _mapped(open_source(args), "FILE")
@@ -213,7 +213,7 @@ def write_result(
 
 
 def _write_table(table: Any, names: list[str], out: TextIO, st: Style, width: int | None) -> None:
-    import pyarrow as pa  # present: the result is a pyarrow.Table
+    pa = require("pyarrow", extra="arrow", purpose="recview sql")  # the result's package
 
     right = [
         pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from recview._vocab import native
 from recview.cli._common import EXIT_OK, NDArray
 from recview.cli._render import Column, Style, select_columns, text_of, type_text, use_color
 from recview.cli._sources import open_source, scan
@@ -31,7 +32,7 @@ def short_float(value: Any, dtype: np.dtype[Any]) -> Any:
         return value
     if not math.isfinite(value):
         return value
-    x = dtype.newbyteorder("=").type(value)
+    x = native(dtype).type(value)
     if x == 0 or 1e-4 <= abs(float(x)) < 1e16:
         return float(np.format_float_positional(x, unique=True, trim="0"))
     return float(np.format_float_scientific(x, unique=True, trim="0"))

@@ -19,10 +19,14 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import numpy as np
+from numpy.lib import format as npy_format
 
+from recview._extras import require
+from recview._vocab import round_up
 from recview.cli._common import NDArray, UsageError
 from recview.cli._render import Column, RowWriter
 from recview.errors import RecviewError
+from recview.interop import NotTextError, to_arrow
 from recview.remote import local_path_of
 from recview.schema import Schema
 
@@ -33,15 +37,13 @@ def npy_header(dtype: np.dtype[Any], count: int, nbytes: int | None = None) -> b
     Padding with spaces before the newline is allowed by the format, which is
     how the header is rewritten in place once a stream's count is known.
     """
-    from numpy.lib import format as npy_format
-
     text = repr(
         {"descr": npy_format.dtype_to_descr(dtype), "fortran_order": False, "shape": (count,)}
     )
     body = text.encode("latin1")
     for version, size_fmt in ((1, "<u2"), (2, "<u4")):
         prefix = 8 + np.dtype(size_fmt).itemsize
-        total = nbytes or -(-(prefix + len(body) + 1 + 24) // 64) * 64
+        total = nbytes or round_up(prefix + len(body) + 1 + 24, 64)
         hlen = total - prefix
         if hlen < len(body) + 1 or (version == 1 and hlen >= 1 << 16):
             continue
@@ -78,8 +80,6 @@ class NpyWriter:
         self.count = 0
         self.expected = count
         self.schema = schema
-        from numpy.lib import format as npy_format
-
         whole = len(columns) == len(schema.fields())
         try:
             npy_format.dtype_to_descr(schema.dtype)
@@ -140,8 +140,6 @@ class ParquetWriter:
         source: str = "<records>",
         offset: int = 0,
     ) -> None:
-        from recview._extras import require
-
         require("pyarrow", extra="arrow", purpose="recview convert to Parquet")
         self.pq = require("pyarrow.parquet", extra="arrow", purpose="recview convert to Parquet")
         self.fh = fh
@@ -158,8 +156,6 @@ class ParquetWriter:
         self.writer: Any = None
 
     def _table(self, arr: NDArray) -> Any:
-        from recview.interop import to_arrow
-
         return to_arrow(
             arr,
             schema=self.schema,
@@ -168,8 +164,6 @@ class ParquetWriter:
         )
 
     def write(self, arr: NDArray) -> None:
-        from recview.interop import NotTextError
-
         try:
             table = self._table(arr)
         except NotTextError as err:

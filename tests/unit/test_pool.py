@@ -178,15 +178,24 @@ def test_acquire_zero_bytes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("kwargs", "error", "message"),
     [
-        ({"buffer_size": 0}, "buffer_size must be at least 1 byte, got 0"),
-        ({"max_buffers": 0}, "max_buffers must be at least 1, got 0"),
+        ({"buffer_size": 0}, ValueError, "buffer_size must be an integer >= 1, got 0"),
+        ({"max_buffers": -2}, ValueError, "max_buffers must be an integer >= 1, got -2"),
+        ({"buffer_size": 1.5e6}, TypeError, "buffer_size must be an integer, not float"),
+        ({"max_buffers": True}, TypeError, "max_buffers must be an integer, not bool"),
     ],
 )
-def test_invalid_pool_options(kwargs: dict[str, int], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        BufferPool(**kwargs)
+def test_invalid_pool_options(kwargs: dict[str, object], error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        BufferPool(**kwargs)  # type: ignore[arg-type]
+
+
+def test_pool_sizes_take_numpy_integers() -> None:
+    pool = BufferPool(buffer_size=np.int64(64), max_buffers=np.uint8(2))
+    assert (pool.buffer_size, pool.max_buffers) == (64, 2)
+    assert type(pool.buffer_size) is int and type(pool.max_buffers) is int
+    assert pool.acquire().shape == (64,)
 
 
 def test_negative_nbytes_is_rejected() -> None:
