@@ -228,8 +228,10 @@ def test_advise_keeps_contents(backend: str, data_fd: int, advice: int) -> None:
 def test_advise_ignores_unknown_advice_and_closed_mappings(backend: str, data_fd: int) -> None:
     m = _mapping.Mapping(data_fd, 0, GRAN)
     m.advise(0, GRAN, 987_654)  # EINVAL from the kernel: advice is only advice
+    assert m.buffer.tobytes() == DATA[:GRAN]  # and changes nothing
     m.close()
     m.advise(0, GRAN, getattr(mmap, "MADV_NORMAL", 0))
+    assert m.closed
 
 
 def test_advise_rejects_negative_ranges(backend: str, data_fd: int) -> None:

@@ -92,7 +92,7 @@ def test_layout_reads_what_np_load_reads(tmp_path, dtype, shape, version):
         _assert_same(np.asarray(records), np.asarray(loaded))
     else:
         assert layout.field == "f0"
-        assert layout.schema.names == ("f0",) or list(layout.schema.names) == ["f0"]
+        assert layout.schema.names == ("f0",)
         _assert_same(np.asarray(records["f0"]), np.asarray(loaded))
     _assert_same(np.asarray(layout.unwrap(records)), np.asarray(loaded))
 

@@ -232,7 +232,8 @@ def test_inspect_flags_nonzero_padding_and_wraps_long_fields(
     target = out.split("\n\n")[2]
     pad = next(ln for ln in target.splitlines() if "(padding)" in ln)
     assert "00 ab 00" in pad and "not zero" in pad
-    assert "SELL" in target or "BUY" in target
+    side = next(ln for ln in target.splitlines() if "  side  " in ln)
+    assert side.split()[-2:] == ["|u1", SIDES[int(trades.array["side"][2])]]  # the enum's label
 
 
 def test_inspect_shows_a_schema_that_is_off_by_a_few_bytes(
