@@ -1,4 +1,4 @@
-"""Records described by a real-world C header, written by real C code (issue 3).
+"""Records described by a real-world C header, written by real C code.
 
 * ``samples/c_utmp.h`` (glibc's ``struct utmp``, adapted to stand alone): a C
   program compiled here includes the header, writes records with known values

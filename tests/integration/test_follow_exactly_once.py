@@ -1,4 +1,4 @@
-"""``View.follow`` delivers every record exactly once, in order (issue 4).
+"""``View.follow`` delivers every record exactly once, in order.
 
 A writer process appends N = 1,000,000 records of 16 bytes (``seq``, and a
 hash of it) in chunks of random byte sizes, so that most chunks end inside a

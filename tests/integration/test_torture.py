@@ -1,4 +1,4 @@
-"""Torture: a writer truncates and regrows a file under a reader using recview (issue 4).
+"""Torture: a writer truncates and regrows a file under a reader using recview.
 
 Runs ``benchmarks/stress_torture.py`` (see its docstring for the writer, the
 reader and the protocol) with a short duration, all variants at the same time

@@ -13,7 +13,7 @@ Four kinds of threads share one view for a few seconds, in both modes:
 
 Before the view was made thread-safe, concurrent refreshes raised a spurious
 ``TruncatedError`` and remaps raised "operation forbidden on released
-memoryview", which killed the follower part way (issue 10 item 4).
+memoryview", which killed the follower part way.
 """
 
 from __future__ import annotations

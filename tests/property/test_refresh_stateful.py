@@ -1,4 +1,4 @@
-"""Stateful test of View.refresh/follow against a model of the file's bytes (issue 4).
+"""Stateful test of View.refresh/follow against a model of the file's bytes.
 
 In the style of zarr's ``RuleBasedStateMachine`` tests: the model is the bytes
 written. Rules append (any length, so partial records too), truncate (to zero,

@@ -1,4 +1,4 @@
-"""The package layout (issue 11, "A layout a stranger can read"): imports point
+"""The package layout, as a stranger reads it: imports point
 one way, schema -> readers/views -> streams/frames -> CLI and interop, with no
 cycles, and every module's docstring opens with a line saying what it owns.
 

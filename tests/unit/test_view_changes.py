@@ -1,4 +1,4 @@
-"""Unit tests of View.refresh/follow on files that change under the reader (issue 4).
+"""Unit tests of View.refresh/follow on files that change under the reader.
 
 What each test pins:
 

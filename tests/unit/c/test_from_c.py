@@ -1,4 +1,4 @@
-"""C declarations through the public API (``Schema.from_c``; issue 3)."""
+"""C declarations through the public API (``Schema.from_c``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""C layout (:mod:`recview._c.layout`; issue 3): alignment, padding, unions,
+"""C layout (:mod:`recview._c.layout`): alignment, padding, unions,
 anonymous members, attributes and packing, checked by hand and against
 ``ctypes.Structure`` (which follows the platform C ABI);
 ``tests/property/test_c_compiler.py`` checks them against the C compiler itself.

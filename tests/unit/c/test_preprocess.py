@@ -1,5 +1,5 @@
 """The C preprocessor and constant expressions (:mod:`recview._c.preprocess`,
-:mod:`recview._c.consteval`; issue 3): macros, conditionals, real-header noise,
+:mod:`recview._c.consteval`): macros, conditionals, real-header noise,
 static assertions, and the cached front end.
 """
 

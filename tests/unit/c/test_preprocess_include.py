@@ -1,4 +1,4 @@
-"""``#include`` in C headers (issue 15, "C headers"): quoted includes followed
+"""``#include`` in C headers: quoted includes followed
 relative to the including file and to ``include_dirs`` (``-I``), ``cpp=True``
 (``--cpp``) running the system preprocessor for ``<system>`` includes, and the
 errors for missing files, cycles and dropped system headers.

@@ -1,4 +1,4 @@
-"""Refusals of ``parse_c`` (:mod:`recview._c`; issue 3): each names the line
+"""Refusals of ``parse_c`` (:mod:`recview._c`): each names the line
 and the field, and every one has a test with its message.
 """
 

@@ -1,4 +1,4 @@
-"""C types (:mod:`recview._c.types`; issue 3): LP64 sizes, ``char`` as bytes,
+"""C types (:mod:`recview._c.types`): LP64 sizes, ``char`` as bytes,
 byte order, typedefs, and enums as their GCC integer type.
 """
 
