@@ -108,6 +108,7 @@ def _scan_in_child(path: Path, how: str) -> dict[str, float]:
     return result
 
 
+@pytest.mark.slow
 def test_batches_scan_keeps_peak_rss_under_256_mib(big_file: tuple[Path, int, float]) -> None:
     path, count, total = big_file
     got = _scan_in_child(path, "batches")

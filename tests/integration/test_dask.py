@@ -247,6 +247,7 @@ def client() -> Iterator[Any]:
         yield c
 
 
+@pytest.mark.slow
 def test_distributed_cluster_reads_several_files_with_headers(dataset: Any, client: Any) -> None:
     paths, recs = dataset
     blocksize = 512 * SCHEMA.itemsize

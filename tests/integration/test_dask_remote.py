@@ -78,6 +78,7 @@ def test_partitions_of_a_glob_are_small_specs_without_data(s3, objects):
         assert rv.Schema.from_json(spec.schema_json) == SCHEMA
 
 
+@pytest.mark.slow
 def test_read_on_a_local_cluster_equals_numpy(s3, objects):
     distributed = pytest.importorskip("distributed")
     want = np.concatenate(objects)

@@ -29,6 +29,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 N = 1_000_000
 WRITE_SECONDS = 4.0  # the writer spreads its 16 MB over about this long
@@ -161,6 +162,7 @@ def _setup(tmp_path):
     return path, state_dir
 
 
+@pytest.mark.slow
 def test_follow_delivers_a_million_records_exactly_once(tmp_path):
     path, state_dir = _setup(tmp_path)
     writer = _start(WRITER, path, N, 1, WRITE_SECONDS, state_dir / "ready", "")
@@ -176,6 +178,7 @@ def test_follow_delivers_a_million_records_exactly_once(tmp_path):
     assert tally["delivered"] == N
 
 
+@pytest.mark.slow
 def test_follow_resumed_after_sigkill_at_random_moments_loses_and_repeats_nothing(tmp_path):
     path, state_dir = _setup(tmp_path)
     rng = random.Random(4)

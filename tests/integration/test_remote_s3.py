@@ -130,6 +130,7 @@ def test_partition_specs_over_a_glob(s3):
         partition_specs(f"s3://{BUCKET}/none-*.bin", SCHEMA, storage_options=s3.storage_options)
 
 
+@pytest.mark.slow
 def test_distributed_workers_read_their_own_ranges(s3):
     distributed = pytest.importorskip("distributed")
     parts, specs = _four_objects(s3)

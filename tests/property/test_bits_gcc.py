@@ -378,6 +378,7 @@ SETTINGS = settings(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CC is None, reason="no C compiler (cc/gcc) on PATH: the GCC oracle needs one")
 @SETTINGS
 @given(case=cases(), data=st.data())
@@ -387,6 +388,7 @@ def test_bitfields_match_gcc_x86_64(case: Case, data: st.DataObject, hyp_tmp: Pa
     check(case, data, tmp, big_endian=False)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     CROSS is None or QEMU is None,
     reason="no s390x-linux-gnu-gcc + qemu-s390x (apt-get install gcc-s390x-linux-gnu "

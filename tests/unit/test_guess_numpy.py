@@ -161,6 +161,7 @@ def test_an_elf_binary_is_refused_and_a_float_array_is_not(tmp_path: Path) -> No
     assert doc["score"] > MIN_SCORE  # an ELF binary scores 0.0, one random f8 column 0.08
 
 
+@pytest.mark.slow
 def test_the_corpus_meets_the_documented_rates() -> None:
     spec = importlib.util.spec_from_file_location("bench_guess", ROOT / "benchmarks/bench_guess.py")
     assert spec is not None and spec.loader is not None
