@@ -7,6 +7,8 @@ request. :class:`S3Server` runs moto's ``ThreadedMotoServer`` on a free port.
 Both bind 127.0.0.1 only and are started and stopped by the tests; nothing
 here reaches another host.
 
+:func:`dask_client` starts a two-process dask LocalCluster on 127.0.0.1.
+
 The fixtures (``local_env``, ``http_server``, ``s3_server``; registered for
 all tests by ``tests/conftest.py``) give each test module one server of each
 kind, with :data:`LOCAL_ENV` set while the module runs. Modules whose tests
@@ -17,6 +19,7 @@ need the environment without a server mark themselves
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -31,6 +34,7 @@ __all__ = [
     "LOCAL_ENV",
     "RangeServer",
     "S3Server",
+    "dask_client",
     "http_server",
     "local_env",
     "s3_server",
@@ -227,6 +231,29 @@ class S3Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def dask_client() -> Iterator[Any]:
+    """A ``distributed.Client`` of a LocalCluster: two worker processes of one thread on 127.0.0.1.
+
+    The dashboards are off or on a free port (8787 may be taken by another
+    cluster: a UserWarning, an error under ``filterwarnings = error``).
+    Skips the test without ``distributed``.
+    """
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            worker_dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster, timeout=30) as client,
+    ):
+        yield client
 
 
 def sample_records(

@@ -16,6 +16,7 @@ import pytest
 
 import recview as rv
 import recview.dask as rvd
+from tests.remote_servers import dask_client
 
 SCHEMA = rv.Schema._from_parts(
     np.dtype(
@@ -233,17 +234,7 @@ def test_missing_dask_gives_install_hint(dataset: Any, monkeypatch: pytest.Monke
 
 @pytest.fixture
 def client() -> Iterator[Any]:
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            processes=True,
-            threads_per_worker=1,
-            dashboard_address=":0",  # a free port: 8787 may be taken (UserWarning)
-            worker_dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
+    with dask_client() as c:
         yield c
 
 

@@ -16,7 +16,7 @@ import pytest
 
 import recview as rv
 from recview.remote import RemoteSpec
-from tests.remote_servers import sample_records
+from tests.remote_servers import dask_client, sample_records
 
 pytest.importorskip("dask.dataframe")
 pd = pytest.importorskip("pandas")
@@ -80,19 +80,8 @@ def test_partitions_of_a_glob_are_small_specs_without_data(s3, objects):
 
 @pytest.mark.slow
 def test_read_on_a_local_cluster_equals_numpy(s3, objects):
-    distributed = pytest.importorskip("distributed")
     want = np.concatenate(objects)
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",  # a free port: 8787 may be taken by another cluster
-            worker_dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster, timeout=30) as client,
-    ):
+    with dask_client() as client:
         df = rvd.read(
             GLOB,
             SCHEMA,

@@ -16,7 +16,7 @@ from recview.remote import (
     partition_specs,
     read_partition,
 )
-from tests.remote_servers import sample_records
+from tests.remote_servers import dask_client, sample_records
 
 pytest.importorskip("s3fs")
 pytest.importorskip("moto.server")
@@ -132,20 +132,9 @@ def test_partition_specs_over_a_glob(s3):
 
 @pytest.mark.slow
 def test_distributed_workers_read_their_own_ranges(s3):
-    distributed = pytest.importorskip("distributed")
     parts, specs = _four_objects(s3)
     t0 = time.monotonic()
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",  # a free port: 8787 may be taken by another cluster
-            worker_dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster, timeout=20) as client,
-    ):
+    with dask_client() as client:
         futures = client.map(read_partition, specs, pure=False)
         got = client.gather(futures)
         where = client.run(lambda: True)

@@ -27,11 +27,6 @@ def write(path, n, *, header=b"", tail=b"", dtype=DT):
     return recs
 
 
-@pytest.fixture(params=["mmap", "pread"])
-def mode(request):
-    return request.param
-
-
 def test_open_reads_records_fields_and_nested_fields(tmp_path, mode):
     path = tmp_path / "r.bin"
     recs = write(path, 50)

@@ -20,25 +20,7 @@ import pytest
 
 import recview as rv
 from recview import view as view_mod
-
-DT = np.dtype([("seq", "<u8"), ("tag", "<u8")])
-
-
-def records(a, b, tag=7):
-    r = np.zeros(b - a, DT)
-    r["seq"] = np.arange(a, b)
-    r["tag"] = tag
-    return r
-
-
-def write(path, recs, mode="wb"):
-    with open(path, mode) as f:
-        f.write(recs.tobytes())
-
-
-@pytest.fixture(params=["mmap", "pread"])
-def mode(request):
-    return request.param
+from tests.unit._seq_files import DT, records, write
 
 
 def test_follow_rotate_finishes_the_old_file_then_follows_the_new_one(tmp_path, mode):

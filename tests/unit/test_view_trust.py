@@ -42,26 +42,9 @@ import pytest
 
 import recview as rv
 from recview import _mapping
+from tests.unit._seq_files import DT, records, write
 
-DT = np.dtype([("seq", "<u8"), ("tag", "<u8")])
 OTHER_TAG = 0xDEAD  # records of the "other" file that must never be returned
-
-
-def records(a, b, tag=7):
-    r = np.zeros(b - a, DT)
-    r["seq"] = np.arange(a, b)
-    r["tag"] = tag
-    return r
-
-
-def write(path, recs, mode="wb"):
-    with open(path, mode) as f:
-        f.write(recs.tobytes())
-
-
-@pytest.fixture(params=["mmap", "pread"])
-def mode(request):
-    return request.param
 
 
 # -- follow(start=None) ---------------------------------------------------------
