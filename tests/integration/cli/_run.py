@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[3]
 TIMEOUT = 120
@@ -31,3 +32,18 @@ def ok(*args: str, env: Mapping[str, str] | None = None) -> str:
     res = run(*args, env=env)
     assert res.returncode == 0, res.stderr
     return res.stdout
+
+
+def recview(
+    *argv: object, cwd: Path = REPO, stdin: bytes | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess[bytes]:
+    """``python -m recview ARGV`` as bytes, ``stdin`` fed to it (the test's own when None)."""
+    return subprocess.run(
+        [sys.executable, "-m", "recview", *map(str, argv)],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
+        **kwargs,
+    )

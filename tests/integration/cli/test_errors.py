@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-TIMEOUT = 120
+from tests.integration.cli._run import REPO, TIMEOUT, recview
 
 
 @pytest.fixture(scope="module")
@@ -91,14 +90,7 @@ CASES: list[tuple[list[str], int, str]] = [
 @pytest.mark.parametrize(("argv", "status", "says"), CASES, ids=[" ".join(c[0]) for c in CASES])
 def test_a_failure_is_one_line(bad: Path, argv: list[str], status: int, says: str) -> None:
     args = [a.replace("{d}", str(bad)) for a in argv]
-    res = subprocess.run(
-        [sys.executable, "-m", "recview", *args],
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    res = recview(*args, stdin=b"")
     err = res.stderr.decode()
     assert res.returncode == status, err
     assert "Traceback" not in err and "Exception ignored" not in err, err
@@ -117,10 +109,7 @@ def test_no_hint_in_api_syntax(bad: Path) -> None:
         ["head", f"{bad}/d.bin", "-s", f"{bad}/two.h"],
         ["head", f"{bad}/d.bin", "-s", f"{bad}/tag.h:t"],
     ):
-        res = subprocess.run(
-            [sys.executable, "-m", "recview", *args],
-            capture_output=True, timeout=TIMEOUT, check=False, cwd=REPO,
-        )  # fmt: skip
+        res = recview(*args)
         err = res.stderr.decode()
         assert res.returncode == 1
         for api in ("trailing=", "name=", "pass "):

@@ -21,23 +21,9 @@ import numpy as np
 import pytest
 
 import recview as rv
+from tests.integration.cli._run import REPO, TIMEOUT, recview
 
-REPO = Path(__file__).resolve().parents[3]
 SAMPLES = REPO / "samples"
-TIMEOUT = 120
-
-
-def recview(
-    *argv: object, cwd: Path = REPO, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "recview", *map(str, argv)],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
 
 
 def _csv(out: bytes) -> list[dict[str, str]]:

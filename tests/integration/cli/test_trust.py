@@ -29,30 +29,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from recview.cli import _sources, main
-
-TIMEOUT = 120
-REPO = Path(__file__).resolve().parents[3]
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def recview(
-    *argv: object, stdin: bytes | None = None, **kwargs: Any
-) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "recview", *map(str, argv)],
-        cwd=REPO,
-        input=stdin,
-        capture_output=True,
-        timeout=TIMEOUT,
-        check=False,
-        **kwargs,
-    )
+from recview.cli import _sources
+from tests.integration.cli._run import REPO, TIMEOUT, recview
+from tests.unit.cli._helpers import run
 
 
 def _dump(path: Path, n: int = 100) -> np.ndarray:
