@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from recview._vocab import NDArray
+
 __all__ = ["Bit", "Storage", "extract", "value_dtype"]
 
 
@@ -66,7 +68,7 @@ def value_dtype(width: int, signed: bool) -> np.dtype[Any]:
     raise ValueError(f"a bitfield of {width} bits has no numpy integer type")
 
 
-def _window(a: np.ndarray[Any, Any], start: int, nbytes: int, order: str) -> np.ndarray[Any, Any]:
+def _window(a: NDArray, start: int, nbytes: int, order: str) -> NDArray:
     """Bytes ``start .. start + nbytes`` of every storage value of ``a``, as one
     unsigned integer each, in ``order``: a strided view, no copy."""
     fmt = f"{order if nbytes > 1 else '|'}u{nbytes}"
@@ -74,13 +76,13 @@ def _window(a: np.ndarray[Any, Any], start: int, nbytes: int, order: str) -> np.
         return a.view(fmt)
     # same itemsize, so numpy allows the view on strided arrays too
     spec: Any = {"names": ["w"], "formats": [fmt], "offsets": [start], "itemsize": a.dtype.itemsize}
-    out: np.ndarray[Any, Any] = a.view(np.dtype(spec))["w"]
+    out: NDArray = a.view(np.dtype(spec))["w"]
     return out
 
 
 def extract(
     storage: Any, dtype: np.dtype[Any], order: str, lsb: int, width: int, signed: bool
-) -> np.ndarray[Any, Any]:
+) -> NDArray:
     """Values of the bitfield ``(lsb, width)`` of every storage value in ``storage``.
 
     ``storage`` holds values of ``dtype`` (an integer or ``V<n>`` type, any
@@ -131,8 +133,8 @@ def extract(
 
 
 def _shift(
-    window: np.ndarray[Any, Any], wbytes: int, shift: int, width: int, signed: bool
-) -> np.ndarray[Any, Any]:
+    window: NDArray, wbytes: int, shift: int, width: int, signed: bool
+) -> NDArray:
     """``width`` bits from bit ``shift`` of each ``wbytes``-byte value: the
     bits moved to the top, then back down (arithmetic shift when signed, so
     the sign extends), in two in-place ufunc passes."""
@@ -142,18 +144,18 @@ def _shift(
         window = window.view(window.dtype.str.replace("u", "i"))
     left, right = total - shift - width, total - width
     if left:
-        out: np.ndarray[Any, Any] = np.left_shift(window, left, dtype=native)
+        out: NDArray = np.left_shift(window, left, dtype=native)
         if right:
             np.right_shift(out, right, out=out)
         return out
     if right:
-        shifted: np.ndarray[Any, Any] = np.right_shift(window, right, dtype=native)
+        shifted: NDArray = np.right_shift(window, right, dtype=native)
         return shifted
     return window.astype(native)
 
 
 def _assembled(
-    a: np.ndarray[Any, Any],
+    a: NDArray,
     n: int,
     order: str,
     b0: int,
@@ -161,12 +163,12 @@ def _assembled(
     lsb: int,
     width: int,
     signed: bool,
-) -> np.ndarray[Any, Any]:
+) -> NDArray:
     """The slow path, for covering bytes no 1/2/4/8-byte window inside the
     storage can read (a 3-byte storage, or 9 bytes: a 64-bit field 1..7 bits
     into a packed run): the bytes assembled into a uint64 (plus one high byte)."""
     lo = np.zeros(a.shape, dtype=np.uint64)
-    hi: np.ndarray[Any, Any] | None = None
+    hi: NDArray | None = None
     for i in range(b0, b1):
         pos = b1 - 1 - i if order == ">" else i - b0  # byte's place in the value
         byte = _window(a, i, 1, "|").astype(np.uint64)

@@ -34,6 +34,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.lib.format as npformat
 
+from recview._vocab import NDArray
 from recview.errors import LayoutError, SchemaError
 from recview.schema import Schema
 
@@ -79,7 +80,7 @@ class NpyLayout:
         """Bytes of array data after the header."""
         return self.count * self.schema.itemsize
 
-    def unwrap(self, records: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    def unwrap(self, records: NDArray) -> NDArray:
         """The array ``np.load`` gives, from all the records (a zero-copy view).
 
         Parameters

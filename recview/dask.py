@@ -32,7 +32,7 @@ import numpy as np
 
 from recview import _tables, interop
 from recview._extras import require
-from recview._vocab import Trailing, check_int, native
+from recview._vocab import NDArray, Trailing, check_int, native
 from recview.errors import RecviewError
 from recview.remote import RemoteSpec, is_url, partition_specs
 from recview.schema import Schema, as_schema
@@ -88,7 +88,7 @@ class Partition:
     file_index: int
     ident: tuple[int, int] | None = None
 
-    def load(self) -> np.ndarray[Any, Any]:
+    def load(self) -> NDArray:
         """The partition's records, as a writable array (a copy).
 
         Examples
@@ -171,7 +171,7 @@ def _files(parts: Sequence[Spec], paths: PathArg | Sequence[PathArg]) -> list[st
     return [names[k] for k in sorted(names)]
 
 
-def _load(part: Spec) -> np.ndarray[Any, Any]:
+def _load(part: Spec) -> NDArray:
     """A partition's records: from the mapping (a view) or from one ranged request."""
     if isinstance(part, RemoteSpec):
         return part.records()
@@ -458,7 +458,7 @@ def read(
     )
 
 
-def _block(part: Spec) -> np.ndarray[Any, Any]:
+def _block(part: Spec) -> NDArray:
     records = _load(part)
     # a copy in native byte order: owned by the chunk, not by a mapping
     return records.astype(native(records.dtype), copy=True)
