@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.integration._child import json_of_child
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/proc/self/status"), reason="VmHWM needs Linux /proc"
@@ -96,16 +96,7 @@ def big_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, i
 
 
 def _scan_in_child(path: Path, how: str) -> dict[str, float]:
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), how, json.dumps(DTYPE.descr)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return json_of_child(CHILD, str(path), how, json.dumps(DTYPE.descr))
 
 
 @pytest.mark.slow
