@@ -653,6 +653,8 @@ def frames_source(args: argparse.Namespace, *, trailing: str | None = None) -> F
             "trailer": args.trailer,
         }
         what = f"frames (length field {args.frames_length!r})"
+    if args.index is not None:
+        _check_index_path(name, args.index)
     frames = open_frames(
         name,
         **kwargs,
@@ -662,6 +664,46 @@ def frames_source(args: argparse.Namespace, *, trailing: str | None = None) -> F
     src = FramesSource(name, frames, what=what)
     args._schema = (src.schema, f"{what}: header {src.header.itemsize:,} bytes + payload place")
     return src
+
+
+#: The first bytes of a recview frame index (recview.frames writes them).
+_INDEX_MAGIC = b"RVFIDX01"
+
+
+def _check_index_path(name: str, index: str) -> None:
+    """A usage error when ``--index`` names a file the index must not replace.
+
+    The index is written beside its path and renamed over it: a path naming
+    the input, a device or FIFO (``--index /dev/null``), or a file that is
+    no frame index would be replaced (or, a FIFO, waited on when read).
+    A new path, an empty file and an index recview wrote are fine.
+    """
+    try:
+        st = os.stat(index)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"--index {index}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(
+            f"--index {index}: not a regular file (a device, FIFO, socket or folder): "
+            "the index would replace it; give the path of an index file"
+        )
+    with contextlib.suppress(OSError):
+        src = os.stat(name)
+        if (src.st_dev, src.st_ino) == (st.st_dev, st.st_ino):
+            raise UsageError(
+                f"--index {index} is the input file {name}: writing the index would "
+                "destroy it (choose another path)"
+            )
+    if st.st_size:
+        with open(index, "rb") as f:
+            head = f.read(len(_INDEX_MAGIC))
+        if head != _INDEX_MAGIC:
+            raise UsageError(
+                f"--index {index}: not a recview frame index (it does not start with "
+                f"{_INDEX_MAGIC!r}): the index would replace it; give another path"
+            )
 
 
 def write_frames_parquet(src: FramesSource, fh: Any, names: list[str], *, nbytes: int) -> int:
