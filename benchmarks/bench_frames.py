@@ -35,7 +35,7 @@ import warnings
 import numpy as np
 
 import recview as rv
-from recview import frames as frames_mod
+from recview import _frame_walk
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _util
@@ -77,11 +77,11 @@ def index_rv(path: str) -> int:
 
 
 def index_rv_python(path: str) -> int:
-    saved, frames_mod._native = frames_mod._native, None
+    saved, _frame_walk.NATIVE = _frame_walk.NATIVE, None
     try:
         return index_rv(path)
     finally:
-        frames_mod._native = saved
+        _frame_walk.NATIVE = saved
 
 
 def index_dpkt(path: str) -> int:

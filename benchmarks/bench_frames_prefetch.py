@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 import recview as rv
-from recview import frames as frames_mod
+from recview import _frame_walk
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _util import MIB, machine, warm
@@ -84,7 +84,7 @@ def main() -> None:
             "none": build(tmp, "no_prefetch", ["-DPREFETCH_AHEAD=0"]),
         }
         kw = rv.formats.pcap(path)
-        lay = frames_mod._layout(rv.as_schema(kw["header"]), "incl_len", 0, 0)
+        lay = _frame_walk.layout(rv.as_schema(kw["header"]), "incl_len", 0, 0)
         size = os.path.getsize(path)
         out = np.empty(size // 16 + 16, np.int64)
         times: dict[str, dict[str, list[float]]] = {

@@ -19,7 +19,8 @@ only from its own layer and the ones above it in this list; see
     streams.py     stream(): pipes, sockets, decompressors into pooled buffers
                    (compressed.py: .gz/.bz2/.xz/.zst readers, COMPRESSED_SUFFIXES)
     frames.py      open_frames(), Frames: variable-size framed records, indexed once
-                   (_frames.c: the index pass)
+                   (_frame_file.py: the file, its mapping and index; _frame_walk.py,
+                   _frames.c: the index pass; _frame_index.py: the index file)
     interop.py     pandas, Arrow, Parquet; sql.py: DuckDB, Arrow streams, Polars;
                    dask.py; testing.py: schema strategies and helpers
     cli/           the ``recview`` command (parser and main in cli/__init__.py)

@@ -4,9 +4,9 @@
  * byte length is an integer field of the header plus a constant, then a
  * fixed-size trailer (a Fortran end marker). Finding frame k needs frame k-1,
  * so the walk cannot be vectorized in numpy; this loop does it at memory
- * speed, with the GIL released. recview/frames.py owns the Python side (the
- * windows, madvise, errors) and has a pure-Python twin of `index` with the
- * same results, used when this extension is not built.
+ * speed, with the GIL released. recview/_frame_walk.py has its pure-Python
+ * twin (the same results, used when this extension is not built) and the
+ * error messages; recview/_frame_file.py the windows and madvise.
  *
  * index(buf, pos, limit, end, out, start, header, len_offset, len_size,
  *       len_signed, len_big, adjust, trailer, check_trailer)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import recview as rv
-from recview import frames as frames_mod
+from recview import _frame_walk
 
 LENGTH_TYPES = ["<u1", "<u2", ">u2", "<u4", ">u4", "<i4", ">i8", "<u8"]
 STRUCT = {"u1": "B", "u2": "H", "u4": "I", "i4": "i", "i8": "q", "u8": "Q"}
@@ -52,7 +52,7 @@ def _read(path, kwargs):
         return fr.offsets.tolist(), [bytes(fr[i][1]) for i in range(len(fr))]
 
 
-@pytest.mark.skipif(frames_mod._native is None, reason="recview._frames is not built")
+@pytest.mark.skipif(_frame_walk.NATIVE is None, reason="recview._frames is not built")
 @settings(max_examples=150, deadline=None)
 @given(framed_files())
 def test_c_pass_python_pass_and_struct_agree(case):
@@ -62,11 +62,11 @@ def test_c_pass_python_pass_and_struct_agree(case):
         with open(path, "wb") as f:
             f.write(blob)
         native = _read(path, kwargs)
-        saved, frames_mod._native = frames_mod._native, None
+        saved, _frame_walk.NATIVE = _frame_walk.NATIVE, None
         try:
             python = _read(path, kwargs)
         finally:
-            frames_mod._native = saved
+            _frame_walk.NATIVE = saved
     assert native == python
     # every frame that was written whole is read back, byte for byte
     assert native[1] == whole

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import recview as rv
-from recview import frames as frames_mod
+from recview import _frame_file, _frame_walk, frames as frames_mod
 
 HEADER = [("kind", "<u2"), ("n", "<u4")]
 
@@ -29,10 +29,10 @@ def write_frames(path, payloads, *, kinds=None, prefix=b""):
 def impl(request, monkeypatch):
     """Run the test with the C pass and again with the Python twin."""
     if request.param == "native":
-        if frames_mod._native is None:
+        if _frame_walk.NATIVE is None:
             pytest.skip("recview._frames is not built")
     else:
-        monkeypatch.setattr(frames_mod, "_native", None)
+        monkeypatch.setattr(_frame_walk, "NATIVE", None)
     return request.param
 
 
@@ -122,7 +122,7 @@ def test_windows_of_the_pass_give_the_same_index(tmp_path, impl, monkeypatch):
     write_frames(path, payloads)
     with rv.open_frames(path, HEADER, length="n") as fr:
         whole = fr.offsets.copy()
-    monkeypatch.setattr(frames_mod, "_WINDOW_NBYTES", 100)
+    monkeypatch.setattr(_frame_file, "_WINDOW_NBYTES", 100)
     with rv.open_frames(path, HEADER, length="n") as fr:
         assert fr.offsets.tolist() == whole.tolist()
 
@@ -278,7 +278,7 @@ def _forbid_scan(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("the file was scanned again")
 
-    monkeypatch.setattr(frames_mod, "_index", boom)
+    monkeypatch.setattr(_frame_file, "_index", boom)
 
 
 def test_index_file_is_reused_without_a_scan(tmp_path, monkeypatch):
@@ -301,13 +301,13 @@ def test_index_file_is_extended_from_its_end_when_the_file_grew(tmp_path, monkey
     with open(path, "ab") as f:
         f.write(struct.pack("<HI", 9, 3) + b"new")
     starts = []
-    real = frames_mod._index
+    real = _frame_file._index
 
     def spy(buf, pos, *args, **kwargs):
         starts.append(pos)
         return real(buf, pos, *args, **kwargs)
 
-    monkeypatch.setattr(frames_mod, "_index", spy)
+    monkeypatch.setattr(_frame_file, "_index", spy)
     with rv.open_frames(path, HEADER, length="n", index=idx) as fr:
         assert len(fr) == 6 and bytes(fr[5][1]) == b"new"
     assert starts == [old_end]

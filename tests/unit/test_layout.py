@@ -54,7 +54,7 @@ for _layer, _names in enumerate(
             "_export",
         ],
         # streams and frames
-        ["streams", "compressed", "frames"],
+        ["streams", "compressed", "frames", "_frame_file", "_frame_index", "_frame_walk"],
         # CLI, interop and what builds on all of it
         ["interop", "sql", "dask", "testing", "cli", "__main__", ""],
     ]

@@ -1,0 +1,207 @@
+"""The frame index file: a Frames index persisted beside its data, loaded only when it matches.
+
+``rv.open_frames(..., index=PATH)`` keeps the payload offsets of a walk in
+``PATH`` with what identifies the data they came from (the parameters of the
+walk, the file's size and mtime, hashes of its first and last frames, a hash
+of the offsets themselves). This module owns that file: :func:`save` writes
+it atomically, :func:`load` reads it back and checks everything that does
+not need the data's bytes, :func:`verify` what does (on the mapped data).
+Either gives the reason the index cannot be trusted, and the caller then
+walks the file again: an index is never trusted on its word. The layout is
+in ``docs/frames.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from recview._frame_walk import Layout, declared_length
+from recview._vocab import NDArray
+
+__all__ = ["INDEX_MAGIC", "Loaded", "data_hashes", "load", "save", "verify"]
+
+#: First bytes of an index file written by ``index=PATH``.
+INDEX_MAGIC = b"RVFIDX01"
+_PREFIX = struct.Struct("<8sQ")  # magic, bytes of JSON metadata that follow
+_HASH = "blake2b-16"
+_VERSION = 2  # 2: "offsets_hash" of the offsets array
+_SAMPLES = 64  # frames whose length is checked to lead to the next offset
+
+
+def _hash(data: memoryview) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _frame_start(offsets: NDArray, count: int, end: int, k: int, lay: Layout) -> int:
+    """Byte offset of frame ``k``'s header (``k == count``: the end of the last frame)."""
+    return int(offsets[k]) - lay.header if k < count else end
+
+
+def data_hashes(
+    buf: memoryview, offsets: NDArray, count: int, end: int, lay: Layout
+) -> tuple[str, str]:
+    """Hashes of bytes ``0..end of frame 0`` (the file header too) and of the last frame's bytes."""
+    if count == 0:
+        whole = _hash(buf[:end])
+        return whole, whole
+    first_end = _frame_start(offsets, count, end, 1, lay)
+    return _hash(buf[:first_end]), _hash(
+        buf[_frame_start(offsets, count, end, count - 1, lay) : end]
+    )
+
+
+def _offsets_bytes(offsets: NDArray) -> bytes:
+    return offsets.astype("<i8", copy=False).tobytes()
+
+
+def save(
+    path: str,
+    *,
+    params: dict[str, Any],
+    st: os.stat_result,
+    offsets: NDArray,
+    end: int,
+    hashes: tuple[str, str],
+) -> None:
+    """Write ``offsets`` (every payload's offset) to ``path``, atomically (temp file + os.replace).
+
+    ``params`` are the walk's parameters, ``st`` the data file's stat,
+    ``end`` the byte after its last complete frame, ``hashes`` its
+    :func:`data_hashes`.
+    """
+    first, last = hashes
+    data = _offsets_bytes(offsets)
+    meta = {
+        "format": "recview frames index",
+        "version": _VERSION,
+        **params,
+        "data_nbytes": st.st_size,
+        "data_mtime_ns": st.st_mtime_ns,
+        "count": len(offsets),
+        "end": end,
+        "hash": _HASH,
+        "first_hash": first,
+        "last_hash": last,
+        "offsets_hash": _hash(memoryview(data)),
+    }
+    text = json.dumps(meta, sort_keys=True).encode()
+    text += b" " * (-(len(text) + _PREFIX.size) % 8)  # the array starts 8-aligned
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".rvfidx-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(_PREFIX.pack(INDEX_MAGIC, len(text)))
+            f.write(text)
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class Loaded:
+    """An index read back: its offsets (with room to grow), count, end and metadata."""
+
+    offsets: NDArray  # int64, at least ``count`` long; offsets[:count] are the index
+    count: int
+    end: int
+    meta: dict[str, Any]
+
+
+def load(
+    path: str, *, params: dict[str, Any], st: os.stat_result, lay: Layout, offset: int
+) -> Loaded | str:
+    """Read the index at ``path`` for data with stat ``st``, walked with ``params``.
+
+    Returns the :class:`Loaded` index, or the reason it does not match:
+    ``"missing"`` when there is no such file. What needs the data's bytes
+    is left to :func:`verify`.
+
+    Raises
+    ------
+    OSError, ValueError, KeyError, TypeError
+        The file cannot be read or parsed (also a reason not to use it).
+    """
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return "missing"
+    with f:
+        head = f.read(_PREFIX.size)
+        if len(head) < _PREFIX.size:
+            return "it is too short to be an index"
+        magic, nmeta = _PREFIX.unpack(head)
+        if magic != INDEX_MAGIC:
+            return f"it does not start with {INDEX_MAGIC!r}"
+        if nmeta > 1 << 24:
+            return "its metadata length is implausible"
+        meta = json.loads(f.read(nmeta))
+        if meta.get("version") != _VERSION:
+            return f"unknown index version {meta.get('version')!r}"
+        for key, value in params.items():
+            if meta.get(key) != value:
+                return f"it was built with {key}={meta.get(key)!r}, not {value!r}"
+        count, end = int(meta["count"]), int(meta["end"])
+        data = f.read()
+    if count < 0 or len(data) != 8 * count:
+        return f"it holds {len(data):,} bytes of offsets, expected {8 * count:,}"
+    if _hash(memoryview(data)) != meta.get("offsets_hash"):
+        return "its offsets are not the ones it was written with (hash differs)"
+    if st.st_size < meta["data_nbytes"]:
+        return f"the file shrank from {meta['data_nbytes']:,} to {st.st_size:,} bytes"
+    if st.st_size == meta["data_nbytes"] and st.st_mtime_ns != meta["data_mtime_ns"]:
+        return "the file was modified (same size, new mtime)"
+    offsets = np.frombuffer(data, "<i8").astype(np.int64)
+    hs, ts = lay.header, lay.trailer
+    if count and (
+        offsets[0] != offset + hs
+        or (count > 1 and int(np.diff(offsets).min()) < hs + ts)
+        or offsets[-1] + ts > end
+    ):
+        return "its offsets are not those of a frame walk"
+    if end > st.st_size or (count == 0 and end != offset):
+        return f"it ends at byte {end:,}, past the file's {st.st_size:,} bytes"
+    cap = np.empty(max(1024, count + count // 4), np.int64)
+    cap[:count] = offsets
+    return Loaded(cap, count, end, meta)
+
+
+def verify(buf: memoryview, raw: NDArray, index: Loaded, lay: Layout) -> str | None:
+    """What :func:`load` could not check, on the data's bytes: ``None`` when it matches.
+
+    ``buf`` and ``raw`` (its uint8 array) hold the data file from byte 0 to
+    at least ``index.end``. The last frame must end where the index says,
+    the first and last frames' hashes must match, and a sample of frames
+    spread over the file must each lead, by their own length field, to the
+    next offset.
+    """
+    offsets, count, end, meta = index.offsets, index.count, index.end, index.meta
+    hs, ts = lay.header, lay.trailer
+    if (
+        count
+        and offsets[count - 1]
+        + declared_length(raw, _frame_start(offsets, count, end, count - 1, lay), lay)
+        + ts
+        != end
+    ):
+        return "its last frame does not end where the index says"
+    if data_hashes(buf, offsets, count, end, lay) != (meta["first_hash"], meta["last_hash"]):
+        return "the first or last frame's bytes changed"
+    # a sample of the chain: each sampled frame's length leads to the next
+    for k in np.unique(np.linspace(0, count - 1, min(count, _SAMPLES)).astype(np.int64))[:-1]:
+        k = int(k)
+        start = _frame_start(offsets, count, end, k, lay)
+        if offsets[k] + declared_length(raw, start, lay) + ts + hs != offsets[k + 1]:
+            return f"frame {k:,}'s length does not lead to frame {k + 1:,}"
+    return None
