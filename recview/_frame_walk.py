@@ -208,6 +208,18 @@ def declared_length(raw: NDArray, at: int, lay: Layout) -> int:
     return value + lay.adjust
 
 
+def declared_lengths(raw: NDArray, starts: NDArray, lay: Layout) -> NDArray:
+    """:func:`declared_length` of the headers at byte offsets ``starts``: one gather.
+
+    A ``u8`` length beyond int64 wraps negative (an impossible length either way).
+    """
+    at = (starts + lay.len_offset)[:, None] + np.arange(lay.len_size)
+    code = f"{'>' if lay.len_big else '<'}{'i' if lay.len_signed else 'u'}{lay.len_size}"
+    values = np.ascontiguousarray(raw[at]).view(code).reshape(-1)
+    out: NDArray = values.astype(np.int64) + lay.adjust
+    return out
+
+
 def settle(
     status: int,
     value: int,

@@ -4,16 +4,21 @@ length no capture can hold, and a pickled copy that would share the fd."""
 from __future__ import annotations
 
 import gc
+import hashlib
+import json
 import multiprocessing
+import os
 import pickle
 import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import recview as rv
+from recview import _frame_file
 from recview.errors import LayoutError, LayoutWarning
 
 
@@ -131,3 +136,117 @@ def test_a_closed_frames_does_not_pickle(tmp_path: Path) -> None:
     fr.close()
     with pytest.raises(TypeError, match="closed"):
         pickle.dumps(fr)
+
+
+def _meta(ix: Path) -> tuple[int, dict[str, object]]:
+    raw = ix.read_bytes()
+    nmeta = struct.unpack_from("<8sQ", raw)[1]
+    return nmeta, json.loads(raw[16 : 16 + nmeta])
+
+
+def _samples(count: int) -> set[int]:
+    """The frames whose length a reopen checks against the next offset."""
+    return set(np.unique(np.linspace(0, count - 1, min(count, 64)).astype(np.int64)).tolist())
+
+
+def _forbid_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the file was walked again")
+
+    monkeypatch.setattr(_frame_file, "_index", boom)
+
+
+def test_a_version_2_index_is_rebuilt_with_a_warning(tmp_path: Path, monkeypatch) -> None:
+    # A version-2 file as the previous release wrote it: a blake2b-16 of the
+    # offsets, no CRC. It is not trusted: rebuilt, then reused silently.
+    p, ix = tmp_path / "a.pcap", tmp_path / "a.idx"
+    payloads = _pcap(p, 20)
+    rv.open_frames(p, **rv.formats.pcap(p), index=ix).close()
+    nmeta, meta = _meta(ix)
+    assert meta["version"] == 3 and "offsets_crc32" in meta
+    data = ix.read_bytes()[16 + nmeta :]
+    del meta["offsets_crc32"]
+    meta |= {"version": 2, "offsets_hash": hashlib.blake2b(data, digest_size=16).hexdigest()}
+    text = json.dumps(meta, sort_keys=True).encode()
+    text += b" " * (-(len(text) + 16) % 8)
+    ix.write_bytes(struct.pack("<8sQ", b"RVFIDX01", len(text)) + text + data)
+    with pytest.warns(LayoutWarning, match="unknown index version 2; rebuilding it"):
+        fr = rv.open_frames(p, **rv.formats.pcap(p), index=ix)
+    with fr:
+        assert [bytes(fr[k][1]) for k in range(len(fr))] == payloads
+    assert _meta(ix)[1]["version"] == 3
+    _forbid_scan(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with rv.open_frames(p, **rv.formats.pcap(p), index=ix) as fr:
+            assert bytes(fr[7][1]) == payloads[7]
+
+
+def test_an_offset_changed_where_no_check_of_the_walk_looks_fails_the_checksum(
+    tmp_path: Path,
+) -> None:
+    # 2,000 frames: the sample checks 64 of them, and an offset moved by one
+    # byte between two unsampled frames still looks like a walk. Only the
+    # CRC of the offsets sees it.
+    p, ix = tmp_path / "a.pcap", tmp_path / "a.idx"
+    payloads = _pcap(p, 2000)
+    rv.open_frames(p, **rv.formats.pcap(p), index=ix).close()
+    sampled = _samples(2000)
+    k = next(k for k in range(1000, 2000) if not {k - 1, k} & sampled)
+    _tamper_offsets(ix, k, 1)
+    with pytest.warns(LayoutWarning, match=r"its offsets are not the ones it was written with"):
+        fr = rv.open_frames(p, **rv.formats.pcap(p), index=ix)
+    with fr:
+        assert bytes(fr[k][1]) == payloads[k]
+
+
+def test_an_index_cut_short_is_rebuilt(tmp_path: Path) -> None:
+    p, ix = tmp_path / "a.pcap", tmp_path / "a.idx"
+    payloads = _pcap(p, 30)
+    rv.open_frames(p, **rv.formats.pcap(p), index=ix).close()
+    ix.write_bytes(ix.read_bytes()[:-8])
+    with pytest.warns(LayoutWarning, match="it holds 232 bytes of offsets, expected 240"):
+        fr = rv.open_frames(p, **rv.formats.pcap(p), index=ix)
+    with fr:
+        assert len(fr) == 30 and bytes(fr[29][1]) == payloads[29]
+
+
+def test_a_rewrite_that_moves_a_sampled_frame_is_caught_by_the_sample(tmp_path: Path) -> None:
+    # Same size, same mtime (restored), same first and last frames, offsets
+    # unchanged in the index: only the frames' own lengths tell.
+    p, ix = tmp_path / "a.pcap", tmp_path / "a.idx"
+    payloads = _pcap(p, 300)
+    rv.open_frames(p, **rv.formats.pcap(p), index=ix).close()
+    st = os.stat(p)
+    k = min(_samples(300) - {0, 298, 299})
+    payloads[k], payloads[k + 1] = payloads[k] + b"xx", payloads[k + 1][2:]
+    with open(p, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        f.writelines(
+            struct.pack("<IIII", 1700000000, j, len(d), len(d)) + d for j, d in enumerate(payloads)
+        )
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(p).st_size == st.st_size
+    with pytest.warns(LayoutWarning, match=f"frame {k}'s length does not lead to frame {k + 1}"):
+        fr = rv.open_frames(p, **rv.formats.pcap(p), index=ix)
+    with fr:
+        assert [bytes(fr[j][1]) for j in (k, k + 1)] == payloads[k : k + 2]
+
+
+def test_offsets_whose_steps_overflow_int64_are_not_a_walk(tmp_path: Path) -> None:
+    # Written with a matching CRC (an edit, not damage): 40, 2**63 - 1, -2**62,
+    # then the real last offset climb in int64 steps that wrap around; the
+    # index is refused before any of them is used.
+    p, ix = tmp_path / "a.pcap", tmp_path / "a.idx"
+    _pcap(p, 4)
+    rv.open_frames(p, **rv.formats.pcap(p), index=ix).close()
+    nmeta, meta = _meta(ix)
+    raw = ix.read_bytes()
+    offs = np.frombuffer(raw[16 + nmeta :], "<i8").copy()
+    offs[1:3] = [2**63 - 1, -(2**62)]
+    assert (np.diff(offs) > 0).all()  # wrapped: every step looks positive
+    meta["offsets_crc32"] = zlib.crc32(offs.tobytes())
+    text = json.dumps(meta, sort_keys=True).encode().ljust(nmeta)
+    ix.write_bytes(raw[:16] + text + offs.tobytes())
+    with pytest.warns(LayoutWarning, match="its offsets are not those of a frame walk"):
+        rv.open_frames(p, **rv.formats.pcap(p), index=ix).close()
