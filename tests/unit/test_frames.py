@@ -202,6 +202,44 @@ def test_fortran_trailer_unlike_its_marker(tmp_path, impl):
     )
 
 
+@pytest.mark.parametrize("trailing", ["ignore", "warn"])
+def test_a_bad_trailer_is_an_error_whatever_trailing_says(tmp_path, impl, trailing):
+    # a wrong end marker is corrupt data, not a frame still being written
+    path = tmp_path / "bad.unf"
+    with open(path, "wb") as f:
+        f.write(struct.pack("<i", 4) + b"abcd" + struct.pack("<i", 4))
+        f.write(struct.pack("<i", 2) + b"ef" + struct.pack("<i", 3))
+        f.write(struct.pack("<i", 1) + b"g" + struct.pack("<i", 1))
+    with pytest.raises(
+        rv.LayoutError, match="frame 1 at byte offset 12: trailer at byte offset 18"
+    ):
+        rv.open_frames(path, **rv.formats.fortran(), trailing=trailing)
+
+
+def test_bad_frames_appended_to_a_growing_file_are_layout_errors(tmp_path, impl):
+    # refresh() holds back a partial frame, but an impossible length or a bad
+    # trailer in what a writer appended is named like one found by the open
+    path = tmp_path / "grow.unf"
+    good = struct.pack("<i", 2) + b"ab" + struct.pack("<i", 2)
+    path.write_bytes(good)
+    with rv.open_frames(path, **rv.formats.fortran()) as fr:
+        with open(path, "ab") as f:
+            f.write(good + struct.pack("<i", 3) + b"cde" + struct.pack("<i", 4))
+        for _ in range(2):  # and again: the bad frame is never indexed
+            with pytest.raises(
+                rv.LayoutError, match="frame 2 at byte offset 20: trailer at byte offset 27 is 4"
+            ):
+                fr.refresh()
+            assert len(fr) == 2 and bytes(fr[1][1]) == b"ab"
+    path.write_bytes(good)
+    with rv.open_frames(path, **rv.formats.fortran()) as fr:
+        with open(path, "ab") as f:
+            f.write(struct.pack("<i", -5) + bytes(12))
+        with pytest.raises(rv.LayoutError, match="frame 1 at byte offset 10: impossible length"):
+            list(fr.follow(start=0, timeout=0.05))
+        assert len(fr) == 1
+
+
 def test_length_field_must_be_an_integer_field(tmp_path):
     path = tmp_path / "x.bin"
     path.write_bytes(b"")
