@@ -13,12 +13,15 @@ or lost pages under the mapping into a :class:`TruncatedError`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import mmap
 import os
 import stat
+import threading
 import warnings
 import weakref
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -28,7 +31,7 @@ from recview._vocab import TRAILING, NDArray, Trailing, check_int
 from recview.errors import ClosedError, LayoutError, LayoutWarning, TruncatedError
 from recview.schema import Schema, as_schema
 
-__all__ = ["FrameFile"]
+__all__ = ["FrameFile", "locked"]
 
 # The pass maps the whole file but reads it a window at a time and drops each
 # window once read: RSS stays about one window whatever the file size.
@@ -55,8 +58,34 @@ def _index(
     )
 
 
+_S = TypeVar("_S", bound="FrameFile")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def locked(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
+    """Run ``method`` under the object's lock (see :class:`FrameFile`)."""
+
+    @functools.wraps(method)
+    def run(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class FrameFile:
-    """The indexed frames of one file, without the views (see :class:`recview.frames.Frames`)."""
+    """The indexed frames of one file, without the views (see :class:`recview.frames.Frames`).
+
+    Threads: the index (``_cap``, ``_count``, ``_end``), the mapping and the
+    descriptor change together, under ``_lock`` (reentrant): a pass, a
+    refresh and :meth:`close` hold it throughout, and every read that uses
+    them holds it while it takes what it returns. So growth one thread indexed
+    is never a shrink for another, two passes never fill one index, and a
+    read racing :meth:`close` either completes from this file or raises
+    :class:`ClosedError` (never a read of an unmapped mapping, a closed or
+    reused descriptor, or an emptied index).
+    """
 
     def __init__(
         self,
@@ -77,6 +106,7 @@ class FrameFile:
         offset = check_int(offset, "offset")
         self._max_length = None if max_length is None else check_int(max_length, "max_length")
         self._trailing: Trailing = trailing
+        self._lock = threading.RLock()
         self._path = os.fspath(path)
         self._schema = as_schema(header)
         self._lay = _frame_walk.layout(self._schema, length, adjust, trailer)
@@ -143,6 +173,7 @@ class FrameFile:
                 self._old_maps.append((weakref.ref(old_raw.base), old))
             old.close()
 
+    @locked
     def _scan(self, size: int) -> tuple[int, int]:
         """Index the frames from ``self._end`` up to ``size``; return (status, value)."""
         if size <= self._end:
@@ -329,14 +360,20 @@ class FrameFile:
         if self._truncated is not None:
             raise self._truncated
         if _mapping.fault_count() != self._faults_seen:
-            self._faults_seen = _mapping.fault_count()
-            self._old_maps = [(r, m) for r, m in self._old_maps if self._alive(r, m)]
-            if (
-                self._lost_pages
-                or (self._map is not None and self._map.faulted())
-                or any(m.faulted() for _, m in self._old_maps)
-            ):
-                self._mark_truncated(self._end, os.fstat(self._fd).st_size)
+            self._check_faults()
+
+    @locked
+    def _check_faults(self) -> None:
+        if self._closed:  # closed meanwhile: the descriptor is gone
+            raise ClosedError(f"{self._path}: the frames are closed", path=self._path)
+        self._faults_seen = _mapping.fault_count()
+        self._old_maps = [(r, m) for r, m in self._old_maps if self._alive(r, m)]
+        if (
+            self._lost_pages
+            or (self._map is not None and self._map.faulted())
+            or any(m.faulted() for _, m in self._old_maps)
+        ):
+            self._mark_truncated(self._end, os.fstat(self._fd).st_size)
 
     # -- attributes ------------------------------------------------------------------
 
@@ -356,6 +393,7 @@ class FrameFile:
         return self._offset
 
     @property
+    @locked
     def nbytes(self) -> int:
         """Bytes from the start of the file to the end of the last complete frame."""
         return self._end
@@ -365,6 +403,7 @@ class FrameFile:
         """Whether :meth:`close` was called."""
         return self._closed
 
+    @locked
     def __len__(self) -> int:
         return self._count
 
@@ -396,11 +435,13 @@ class FrameFile:
         if m is not None:
             m.close()
 
+    @locked
     def close(self) -> None:
         """Release the mapping and the file; arrays handed out stay valid.
 
         With ``index=PATH``, frames indexed since the open (a growing file)
-        are saved to the index first.
+        are saved to the index first. A read or refresh in another thread
+        ends first; later ones raise :class:`ClosedError`.
         """
         if self._closed:
             return

@@ -30,7 +30,7 @@ import numpy as np
 
 from recview import _export, _follow, _frame_index, _frame_walk, _mapping
 from recview._extras import require
-from recview._frame_file import _MADV_DONTNEED, FrameFile
+from recview._frame_file import _MADV_DONTNEED, FrameFile, locked
 from recview._frame_walk import BADLEN, BADTRAILER
 from recview._vocab import NDArray, Trailing, check_int
 from recview.errors import LayoutError
@@ -79,12 +79,14 @@ class Frames(FrameFile):
         return f"<recview Frames {self._path!r} {state}, header {self._lay.header} bytes>"
 
     @property
+    @locked
     def offsets(self) -> NDArray:
         """Byte offset in the file of every payload (read-only int64)."""
         self._check()
         return self._cached("offsets", lambda: self._cap[: self._count].copy())
 
     @property
+    @locked
     def lengths(self) -> NDArray:
         """Byte length of every payload (read-only int64)."""
         self._check()
@@ -95,11 +97,12 @@ class Frames(FrameFile):
         hs = self._lay.header
         if len(offs) == 0 or self._map is None:
             return np.empty(0, self._schema.dtype)
-        # every byte position as the start of a header (overlapping records)
+        # every byte position as the start of a header (overlapping records);
+        # over _raw, which holds the mapping (a memoryview does not keep it)
         over: NDArray = np.ndarray(
             (len(self._raw) - hs + 1,),
             dtype=self._schema.dtype,
-            buffer=self._map.buffer,
+            buffer=self._raw,
             strides=(1,),
         )
         out: NDArray = over[offs - hs]
@@ -107,11 +110,13 @@ class Frames(FrameFile):
         return out
 
     @property
+    @locked
     def headers(self) -> NDArray:
         """Every frame's header, as one read-only structured array (a gathered copy)."""
         self._check()
         return self._cached("headers", lambda: self._headers(self._cap[: self._count]))
 
+    @locked
     def __getitem__(self, i: int) -> tuple[Any, NDArray]:
         """``(header record, payload)`` of frame ``i``; the payload views the mapping."""
         self._check()
@@ -127,6 +132,7 @@ class Frames(FrameFile):
         header = self._raw[off - hs : off].view(self._schema.dtype)[0]
         return header, self._raw[off : end - self._lay.trailer]
 
+    @locked
     def payloads(self, dtype: Any) -> NDArray:
         """All payloads as one zero-copy strided array, when they all have one size.
 
@@ -186,9 +192,10 @@ class Frames(FrameFile):
         stride = size + self._lay.header + self._lay.trailer
         shape: tuple[int, ...] = (n,) if size == dt.itemsize else (n, size // dt.itemsize)
         strides: tuple[int, ...] = (stride,) if len(shape) == 1 else (stride, dt.itemsize)
-        assert self._map is not None
+        # over _raw: it holds the mapping (np.ndarray(buffer=memoryview) does
+        # not, and the array read an unmapped mapping after close())
         out: NDArray = np.ndarray(
-            shape, dtype=dt, buffer=self._map.buffer, offset=int(self._cap[0]), strides=strides
+            shape, dtype=dt, buffer=self._raw, offset=int(self._cap[0]), strides=strides
         )
         return out
 
@@ -201,6 +208,7 @@ class Frames(FrameFile):
         b = int(np.searchsorted(self._cap[a:n], lim, side="left")) + a
         return min(n, max(b, a + 1))
 
+    @locked
     def batches(
         self, records: int | None = None, *, nbytes: int | None = None, start: int = 0
     ) -> Iterator[FrameBatch]:
@@ -241,6 +249,7 @@ class Frames(FrameFile):
             raise IndexError(f"start={start} is past the last of {self._count:,} frames")
         return self._batches(start, records, _DEFAULT_BATCH_NBYTES if nbytes is None else nbytes)
 
+    @locked
     def _batch(self, a: int, b: int) -> FrameBatch:
         offs = self._cap[a:b].copy()
         lens = self._lengths(a, b)
@@ -250,21 +259,26 @@ class Frames(FrameFile):
         return heads, offs, lens
 
     def _batches(self, a: int, records: int | None, nbytes: int) -> Iterator[FrameBatch]:
-        n = self._count
-        m = self._map
+        n = len(self)
         while a < n:
-            self._check()
-            b = self._step_end(a, n, records, nbytes)
-            lo = self._frame_start(a)
-            yield self._batch(a, b)
-            if m is not None:
-                end = self._frame_start(b) if b < n else self._end
-                lo -= lo % mmap.PAGESIZE
-                m.advise(lo, end - lo, _MADV_DONTNEED)
+            with self._lock:
+                self._check()
+                b = self._step_end(a, n, records, nbytes)
+                lo = self._frame_start(a)
+                end = self._frame_start(b)
+                batch = self._batch(a, b)
+            yield batch
+            with self._lock:
+                # the current mapping, under the lock: close() or a remap in
+                # another thread must not unmap it while madvise runs
+                if self._map is not None and not self._closed:
+                    lo -= lo % mmap.PAGESIZE
+                    self._map.advise(lo, end - lo, _MADV_DONTNEED)
             a = b
 
     # -- growing files --------------------------------------------------------------
 
+    @locked
     def refresh(self) -> int:
         """Index the complete frames a writer appended since; return ``len(frames)``.
 
@@ -344,6 +358,7 @@ class Frames(FrameFile):
 
     # -- interop ----------------------------------------------------------------------
 
+    @locked
     def payload_bytes(
         self, a: int = 0, b: int | None = None
     ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
