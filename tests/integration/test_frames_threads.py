@@ -1,8 +1,8 @@
 """One Frames shared by threads: growth is serialised, close() is a ClosedError.
 
-- Two threads calling ``refresh()`` while a writer appends: the file only
-  grows, so a ``TruncatedError`` (one thread's stale size against the end
-  another advanced) or a ``ValueError`` from the walk (two passes filling one
+- Two threads calling ``refresh()`` and one ``follow()`` while a writer
+  appends: the file only grows, so a ``TruncatedError`` (one thread's stale
+  size against the end another advanced) or a ``ValueError`` from the walk (two passes filling one
   index) is spurious; the index must equal a fresh open's.
 - ``close()`` while another thread reads ``refresh()``, ``headers``,
   ``frames[i]``, ``batches()``, ``payloads()`` or ``payload_bytes()``: the
@@ -34,7 +34,9 @@ def frame(k: int) -> bytes:
 
 
 @pytest.mark.parametrize("run", range(4))  # a race: it failed 2 runs of 3
-def test_two_threads_refreshing_one_frames_while_a_writer_appends(tmp_path: Path, run: int) -> None:
+def test_threads_refreshing_and_following_one_frames_while_a_writer_appends(
+    tmp_path: Path, run: int
+) -> None:
     p = tmp_path / "f.bin"
     p.write_bytes(b"".join(frame(k) for k in range(10)))
     n = 20_000
@@ -61,7 +63,16 @@ def test_two_threads_refreshing_one_frames_while_a_writer_appends(tmp_path: Path
         except BaseException as exc:  # noqa: BLE001 - collected for the assert
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer)]
+    followed: list[int] = []
+
+    def follower() -> None:  # follow() refreshes too: a third thread growing it
+        try:
+            for _, offs, _ in frames.follow(start=0, poll=0.001, timeout=0.3, records=700):
+                followed.extend(offs.tolist())
+        except BaseException as exc:  # noqa: BLE001 - collected for the assert
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=follower)]
     threads += [threading.Thread(target=refresher) for _ in range(2)]
     for t in threads:
         t.start()
@@ -71,6 +82,7 @@ def test_two_threads_refreshing_one_frames_while_a_writer_appends(tmp_path: Path
     assert len(frames) == n
     with rv.open_frames(p, "<u4", length="f0") as fresh:
         assert frames.offsets.tolist() == fresh.offsets.tolist()
+        assert followed == fresh.offsets.tolist()  # each frame once, in order
         assert frames.headers.tolist() == fresh.headers.tolist()
     frames.close()
 
