@@ -20,7 +20,7 @@ import numpy as np
 
 from recview import _tables
 from recview._extras import require
-from recview._vocab import NDArray
+from recview._vocab import NDArray, as_names
 from recview.schema import Schema
 
 __all__ = [
@@ -201,6 +201,7 @@ class BatchSource:
 
     def projected(self, columns: Sequence[str] | None) -> Any:
         """The Arrow schema of *columns* (all when ``None``), in that order."""
+        columns = as_names(columns)
         if columns is None:
             return self.schema
         if not columns:

@@ -27,6 +27,7 @@ the :class:`FileReplacedWarning` without it; ``docs/changing_files.md``).
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Iterator
@@ -124,9 +125,12 @@ def follow(
     count :meth:`Source.refresh` finds now).
     """
     source.check()
-    if poll <= 0:
-        raise ValueError(f"poll must be > 0 seconds, got {poll}")
-    if timeout is not None and timeout < 0:
+    # NaN passes every comparison and time.sleep refuses NaN and inf, so these
+    # would hang or fail only at the first idle poll (an infinite timeout is
+    # "never", as None is)
+    if not (0 < poll < math.inf):
+        raise ValueError(f"poll must be a finite number of seconds > 0, got {poll}")
+    if timeout is not None and not timeout >= 0:
         raise ValueError(f"timeout must be >= 0 seconds, got {timeout}")
     if records is not None:
         records = check_int(records, "records", minimum=None)

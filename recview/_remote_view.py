@@ -12,7 +12,7 @@ in ``mode="pread"`` (``docs/remote.md``, "Memory model").
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, SupportsIndex
 
 import numpy as np
 
@@ -149,6 +149,11 @@ class RemoteView(Exports):
     def _check(self) -> None:
         if self._closed:
             raise ClosedError(f"{self.path}: the view is closed", path=self.path)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        # as a View: a closed view refuses to pickle rather than coming back open
+        self._check()
+        return super().__reduce_ex__(protocol)
 
     # -- reading -------------------------------------------------------------------
 

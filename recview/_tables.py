@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 
 from recview._extras import require
-from recview._vocab import NDArray, join_path, native
+from recview._vocab import NDArray, as_names, join_path, native
 from recview.errors import RecviewError, SchemaError
 from recview.schema import FieldInfo, Schema
 
@@ -241,6 +241,7 @@ def leaves_of(
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"flattened column names collide: {dupes}")
+    columns = as_names(columns)
     if columns is None:
         return leaves
     unknown = [c for c in columns if c not in names]

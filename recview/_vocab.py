@@ -9,6 +9,7 @@ order and dotted field paths. A leaf: it imports nothing from recview.
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -21,6 +22,7 @@ __all__ = [
     "NDArray",
     "SchemaLike",
     "Trailing",
+    "as_names",
     "check_int",
     "join_path",
     "native",
@@ -101,6 +103,16 @@ def native(dtype: np.dtype[Any]) -> np.dtype[Any]:
     (True, '|S4')
     """
     return dtype.newbyteorder("=")
+
+
+def as_names(names: str | Sequence[str] | None) -> Sequence[str] | None:
+    """Field or column names as a sequence: a bare string is one name, not
+    its letters (``columns="ab"`` asks for the field ``ab``).
+
+    >>> as_names("ab"), as_names(["a", "b"]), as_names(None)
+    (['ab'], ['a', 'b'], None)
+    """
+    return [names] if isinstance(names, str) else names
 
 
 def join_path(path: str, name: str) -> str:

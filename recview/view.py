@@ -54,7 +54,7 @@ from recview._npy import npy_layout
 from recview._readers import MappedReader, PreadReader, Reader
 from recview._remote_view import RemoteView, open_url
 from recview._tracking import Tracked
-from recview._vocab import TRAILING, Mode, NDArray, SchemaLike, Trailing, check_int
+from recview._vocab import TRAILING, Mode, NDArray, SchemaLike, Trailing, as_names, check_int
 from recview.errors import (
     ClosedError,
     LayoutError,
@@ -405,6 +405,7 @@ class View(Tracked, Exports):
         self._check()
         leaves = self._schema.fields()
         chosen = leaves
+        names = as_names(names)
         if names is not None:
             chosen = []
             for name in names:
