@@ -16,7 +16,6 @@ import contextlib
 import functools
 import mmap
 import os
-import stat
 import threading
 import warnings
 import weakref
@@ -25,7 +24,7 @@ from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import numpy as np
 
-from recview import _frame_index, _frame_walk, _mapping
+from recview import _frame_index, _frame_walk, _local, _mapping
 from recview._frame_walk import BADLEN, FULL, LIMIT, PARTIAL, Layout
 from recview._vocab import TRAILING, NDArray, Trailing, check_int
 from recview.errors import ClosedError, LayoutError, LayoutWarning, TruncatedError
@@ -125,11 +124,12 @@ class FrameFile:
         self._end = offset  # byte after the last complete frame indexed
         self._saved_count = -1  # frames in the index file as last written
         self._cache: dict[str, tuple[int, NDArray]] = {}
-        fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # What rv.open refuses (FIFO without blocking, device, pseudo-file) is
+        # refused here too: each would hang or index as 0 frames.
+        ref, st = _local.open_file(self._path, lock=False)
+        fd = ref.fd
         try:
-            st = os.fstat(fd)
-            if stat.S_ISDIR(st.st_mode):
-                raise IsADirectoryError(21, "Is a directory", self._path)  # noqa: TRY301
+            self._ident = (st.st_dev, st.st_ino)  # what a pickled copy checks
             self._fd = fd
             _mapping.ensure_guard()
             if st.st_size < offset:

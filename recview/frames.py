@@ -24,7 +24,7 @@ from __future__ import annotations
 import mmap
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from recview._extras import require
 from recview._frame_file import _MADV_DONTNEED, FrameFile, locked
 from recview._frame_walk import BADLEN, BADTRAILER
 from recview._vocab import NDArray, Trailing, check_int
-from recview.errors import LayoutError
+from recview.errors import ClosedError, LayoutError, RecviewError
 from recview.schema import Schema, as_schema
 
 __all__ = ["Frames", "open_frames"]
@@ -328,8 +328,9 @@ class Frames(FrameFile):
 
         The same rules as :meth:`View.follow`: each complete frame is
         delivered exactly once, in order, and a frame split across writes is
-        held back until it is whole. ``start=None`` begins at the current
-        end (``len(frames)``); ``start=n`` begins at frame ``n``.
+        held back until it is whole. ``start=None`` begins at ``len(frames)``
+        as the caller last saw it (frames appended since are delivered too);
+        ``start=n`` begins at frame ``n``.
 
         Parameters
         ----------
@@ -353,7 +354,12 @@ class Frames(FrameFile):
         [[2, 3]]
         """
         return _follow.follow(
-            _Growing(self), start=start, poll=poll, timeout=timeout, records=records, held=None
+            _Growing(self),
+            start=start,
+            poll=poll,
+            timeout=timeout,
+            records=records,
+            held=self._count,  # where the caller last looked, as View.follow
         )
 
     # -- interop ----------------------------------------------------------------------
@@ -465,21 +471,30 @@ class Frames(FrameFile):
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled as "open this path again": the copy indexes the file with a
         descriptor of its own (reusing ``index`` when given), so it can go to
-        another process, and freeing it never closes this object's file."""
+        another process, and freeing it never closes this object's file.
+
+        As with :class:`View`: the path (and ``index``) are made absolute (a
+        worker may run elsewhere); if the path names another file when the
+        copy is unpickled (rotated, replaced), that raises :class:`RecviewError`
+        instead of indexing it; closed frames refuse to pickle (:class:`ClosedError`).
+        """
         if self._closed:
-            raise TypeError(f"cannot pickle {self._path!r}: the frames are closed")
+            raise ClosedError(
+                f"{self._path}: the frames are closed; closed frames cannot be pickled",
+                path=self._path,
+            )
         lay = self._lay
         options = {
             "length": lay.field,
             "offset": self._offset,
             "adjust": lay.adjust,
             "trailer": lay.trailer,
-            "index": self._index_path,
+            "index": None if self._index_path is None else os.path.abspath(self._index_path),
             "trailing": self._trailing,
             "max_length": self._max_length,
             "native": self._native,
         }
-        return (_reopen, (self._path, self._schema, options))
+        return (_reopen, (os.path.abspath(self._path), self._schema, options, self._ident))
 
     def __enter__(self) -> Frames:  # noqa: PYI034 - Frames is not meant to be subclassed
         return self
@@ -488,9 +503,34 @@ class Frames(FrameFile):
         self.close()
 
 
-def _reopen(path: str, header: Schema, options: dict[str, Any]) -> Frames:
-    """Unpickle a :class:`Frames`: open its path again, with its options."""
-    return Frames(path, header, **options)
+def _reopen(
+    path: str, header: Schema, options: dict[str, Any], ident: tuple[int, int] | None = None
+) -> Frames:
+    """Unpickle a :class:`Frames`: open its path again, with its options.
+
+    The file must be the one the original had open (same device and inode):
+    after a rotation or a replacement the path names another file, whose
+    frames would be taken for the original's. It is checked before the open
+    too, so that another file is neither indexed nor its index saved.
+    """
+    if ident is not None:
+        st = os.stat(path)
+        if (st.st_dev, st.st_ino) != ident:
+            _another_file(path)
+    frames = Frames(path, header, **options)
+    if ident is not None and frames._ident != ident:
+        frames.close()
+        _another_file(path)
+    return frames
+
+
+def _another_file(path: str) -> NoReturn:
+    raise RecviewError(
+        f"{path}: the path names another file than the one the pickled frames had "
+        "open (the file was replaced or rotated since); open the path again to "
+        "read the new file",
+        path=path,
+    )
 
 
 def open_frames(

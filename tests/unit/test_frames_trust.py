@@ -134,7 +134,7 @@ def test_a_closed_frames_does_not_pickle(tmp_path: Path) -> None:
     _pcap(p, 2)
     fr = rv.open_frames(p, **rv.formats.pcap(p))
     fr.close()
-    with pytest.raises(TypeError, match="closed"):
+    with pytest.raises(rv.ClosedError, match="closed"):
         pickle.dumps(fr)
 
 
