@@ -296,9 +296,10 @@ class FrameFile:
     def _load_index(self, st: os.stat_result) -> None:
         """Use the index file if it matches the data; else warn and leave it to the scan."""
         assert self._index_path is not None
+        _frame_index.check_path(self._index_path, self._path, st)
         try:
             reason = self._try_index(st)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, ArithmeticError, RecursionError) as exc:
             reason = f"it cannot be read ({type(exc).__name__}: {exc})"
         if reason is None:
             return

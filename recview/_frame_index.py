@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import struct
 import sys
 import tempfile
@@ -28,8 +29,9 @@ import numpy as np
 
 from recview._frame_walk import Layout, declared_length, declared_lengths
 from recview._vocab import NDArray
+from recview.errors import RecviewError
 
-__all__ = ["INDEX_MAGIC", "Loaded", "data_hashes", "load", "save", "verify"]
+__all__ = ["INDEX_MAGIC", "Loaded", "check_path", "data_hashes", "load", "save", "verify"]
 
 #: First bytes of an index file written by ``index=PATH``.
 INDEX_MAGIC = b"RVFIDX01"
@@ -37,8 +39,13 @@ _PREFIX = struct.Struct("<8sQ")  # magic, bytes of JSON metadata that follow
 _HASH = "blake2b-16"  # of the first and last frames' bytes
 # 2: "offsets_hash", a blake2b-16 of the offsets; 3: "offsets_crc32" instead,
 # the same protection against a damaged index at a quarter of the cost (the
-# hash is in the file it checks, so neither is a seal against an edit).
-_VERSION = 3
+# hash is in the file it checks, so neither is a seal against an edit); 4:
+# "data_dev"/"data_ino", so that another file renamed onto the data's path
+# (a rotation, a re-download) is not read with this one's offsets.
+_VERSION = 4
+# Metadata that must be integers (json also gives floats, Infinity, NaN).
+_INTS = ("count", "end", "data_nbytes", "data_mtime_ns", "data_dev", "data_ino")
+_NOBLOCK = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 # Offsets read, checksummed and checked per step: 1 MiB stays in the cache
 # between the read, the CRC and the shape check.
 _CHUNK_NBYTES = 1 << 20
@@ -97,6 +104,8 @@ def save(
         **params,
         "data_nbytes": st.st_size,
         "data_mtime_ns": st.st_mtime_ns,
+        "data_dev": st.st_dev,
+        "data_ino": st.st_ino,
         "count": len(offsets),
         "end": end,
         "hash": _HASH,
@@ -118,6 +127,53 @@ def save(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def check_path(path: str, data_path: str, data_st: os.stat_result) -> None:
+    """Refuse an index path whose file the index must not replace.
+
+    The index is written beside ``path`` and renamed over it: the data file
+    itself (``data_st``, any name), a device, FIFO, socket or folder, or a
+    file that is no recview frame index would be replaced (a FIFO also
+    waited on when read). A missing path, an empty file and a file that
+    starts with :data:`INDEX_MAGIC` (rebuilt when stale) pass.
+
+    Raises
+    ------
+    RecviewError
+        Naming ``path`` and why it is refused.
+    """
+    try:
+        st = os.stat(path)  # not open(): a FIFO would block
+    except OSError:
+        return  # missing (created) or unreadable (load says why)
+    if not stat.S_ISREG(st.st_mode):
+        raise RecviewError(
+            f"{path}: not a regular file (a device, FIFO, socket or folder): the frame "
+            "index would replace it; give the path of an index file",
+            path=path,
+        )
+    if (st.st_dev, st.st_ino) == (data_st.st_dev, data_st.st_ino):
+        raise RecviewError(
+            f"{path} is the data file {data_path}: writing the frame index would destroy "
+            "it; give another path",
+            path=path,
+        )
+    if st.st_size == 0:
+        return
+    try:
+        fd = os.open(path, _NOBLOCK)
+    except OSError:
+        return
+    with os.fdopen(fd, "rb") as f:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        head = f.read(len(INDEX_MAGIC)) if regular else b""
+    if head != INDEX_MAGIC:
+        raise RecviewError(
+            f"{path}: not a recview frame index (it does not start with {INDEX_MAGIC!r}): "
+            "the frame index would replace it; give another path",
+            path=path,
+        )
 
 
 @dataclass
@@ -145,11 +201,15 @@ def load(
         The file cannot be read or parsed (also a reason not to use it).
     """
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed below
+        f = os.fdopen(os.open(path, _NOBLOCK), "rb")  # never blocks on a FIFO
     except FileNotFoundError:
         return "missing"
     with f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return "it is not a regular file"
         head = f.read(_PREFIX.size)
+        if not head:
+            return "missing"  # an empty file: a place for the index
         if len(head) < _PREFIX.size:
             return "it is too short to be an index"
         magic, nmeta = _PREFIX.unpack(head)
@@ -157,13 +217,23 @@ def load(
             return f"it does not start with {INDEX_MAGIC!r}"
         if nmeta > 1 << 24:
             return "its metadata length is implausible"
-        meta = json.loads(f.read(nmeta))
+        try:
+            meta = json.loads(f.read(nmeta))
+        except RecursionError:
+            return "its metadata is nested too deeply"
+        if not isinstance(meta, dict):
+            return "its metadata is not a JSON object"
         if meta.get("version") != _VERSION:
             return f"unknown index version {meta.get('version')!r}"
+        for key in _INTS:
+            if type(meta.get(key)) is not int:
+                return f"its {key} is not an integer"
+        if (meta["data_dev"], meta["data_ino"]) != (st.st_dev, st.st_ino):
+            return "it was built for another file (device and inode differ: it was replaced)"
         for key, value in params.items():
             if meta.get(key) != value:
                 return f"it was built with {key}={meta.get(key)!r}, not {value!r}"
-        count, end = int(meta["count"]), int(meta["end"])
+        count, end = meta["count"], meta["end"]
         have = os.fstat(f.fileno()).st_size - _PREFIX.size - nmeta
         if count < 0 or have != 8 * count:
             return f"it holds {have:,} bytes of offsets, expected {8 * count:,}"

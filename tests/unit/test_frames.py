@@ -385,7 +385,9 @@ def test_index_that_does_not_match_is_never_trusted(tmp_path, change):
         kwargs = {"trailing": "ignore", "adjust": 0, "offset": 0}
         path.write_bytes(path.read_bytes())  # unchanged data, but a new header schema below
     elif change == "garbage":
-        idx.write_bytes(b"not an index at all")
+        # an index's magic, then garbage (a file without the magic is refused:
+        # tests/adversarial/test_frames_index_path.py)
+        idx.write_bytes(rv.frames.INDEX_MAGIC + b"not an index at all")
     else:  # grows, and its first frame changed: the first frame's hash differs
         data = bytearray(path.read_bytes())
         data[6] ^= 0xFF

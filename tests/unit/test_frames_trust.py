@@ -163,7 +163,7 @@ def test_a_version_2_index_is_rebuilt_with_a_warning(tmp_path: Path, monkeypatch
     payloads = _pcap(p, 20)
     rv.open_frames(p, **rv.formats.pcap(p), index=ix).close()
     nmeta, meta = _meta(ix)
-    assert meta["version"] == 3 and "offsets_crc32" in meta
+    assert meta["version"] == 4 and "offsets_crc32" in meta
     data = ix.read_bytes()[16 + nmeta :]
     del meta["offsets_crc32"]
     meta |= {"version": 2, "offsets_hash": hashlib.blake2b(data, digest_size=16).hexdigest()}
@@ -174,7 +174,7 @@ def test_a_version_2_index_is_rebuilt_with_a_warning(tmp_path: Path, monkeypatch
         fr = rv.open_frames(p, **rv.formats.pcap(p), index=ix)
     with fr:
         assert [bytes(fr[k][1]) for k in range(len(fr))] == payloads
-    assert _meta(ix)[1]["version"] == 3
+    assert _meta(ix)[1]["version"] == 4
     _forbid_scan(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -250,3 +250,77 @@ def test_offsets_whose_steps_overflow_int64_are_not_a_walk(tmp_path: Path) -> No
     ix.write_bytes(raw[:16] + text + offs.tobytes())
     with pytest.warns(LayoutWarning, match="its offsets are not those of a frame walk"):
         rv.open_frames(p, **rv.formats.pcap(p), index=ix).close()
+
+
+def _pcap_sizes(path: Path, sizes: list[int]) -> Path:
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        f.writelines(
+            struct.pack("<IIII", i, 0, size, size) + bytes([i % 256]) * size
+            for i, size in enumerate(sizes)
+        )
+    return path
+
+
+def test_an_index_of_a_replaced_larger_capture_is_not_used(tmp_path: Path) -> None:
+    # The reviewer's repro: first and last indexed frames match, the sample
+    # misses the middle; the index names the inode it was built for.
+    p, idx = tmp_path / "a.pcap", tmp_path / "a.idx"
+    sizes = [60] * 200_000
+    _pcap_sizes(p, sizes)
+    kw = rv.formats.pcap(p)
+    with rv.open_frames(p, **kw, index=idx):
+        pass
+    other = list(sizes)
+    other[100_001], other[100_002] = 50, 70
+    _pcap_sizes(tmp_path / "b.pcap", other + [60] * 10)
+    os.replace(tmp_path / "b.pcap", p)
+    with pytest.warns(LayoutWarning, match="another file"):
+        with rv.open_frames(p, **kw, index=idx) as fr:
+            got = fr.lengths.copy()
+    assert got[100_001:100_003].tolist() == [50, 70]
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [b"[1, 2]", b"null", b'"x"', b"[" * 100000 + b"]" * 100000, b"inf", b"nan", b"str", b"\xff"],
+)
+def test_a_tampered_index_is_rebuilt_not_a_crash(tmp_path: Path, meta: bytes) -> None:
+    from recview import _frame_index
+
+    prefix = _frame_index._PREFIX
+    p = tmp_path / "c.pcap"
+    _pcap_sizes(p, [60] * 50)
+    kw = rv.formats.pcap(p)
+    idx = tmp_path / "c.idx"
+    with rv.open_frames(p, **kw, index=idx) as fr:
+        ref = fr.offsets.copy()
+    if meta in (b"inf", b"nan", b"str"):  # the real metadata with count=Infinity/NaN/"50"
+        raw = idx.read_bytes()
+        _, n = prefix.unpack(raw[: prefix.size])
+        real = json.loads(raw[prefix.size : prefix.size + n])
+        bad = {b"inf": float("inf"), b"nan": float("nan"), b"str": "50"}[meta]
+        meta = json.dumps(dict(real, count=bad)).encode()
+    meta += b" " * (-(len(meta) + prefix.size) % 8)
+    idx.write_bytes(prefix.pack(rv.frames.INDEX_MAGIC, len(meta)) + meta)
+    with pytest.warns(LayoutWarning, match="does not match"):
+        with rv.open_frames(p, **kw, index=idx) as fr:
+            assert (fr.offsets == ref).all()
+
+
+def test_a_version_3_index_without_the_data_inode_is_rebuilt_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    p, ix = tmp_path / "a.pcap", tmp_path / "a.idx"
+    _pcap(p, 20)
+    rv.open_frames(p, **rv.formats.pcap(p), index=ix).close()
+    nmeta, meta = _meta(ix)
+    data = ix.read_bytes()[16 + nmeta :]
+    del meta["data_dev"], meta["data_ino"]
+    meta["version"] = 3
+    text = json.dumps(meta, sort_keys=True).encode()
+    text += b" " * (-(len(text) + 16) % 8)
+    ix.write_bytes(struct.pack("<8sQ", b"RVFIDX01", len(text)) + text + data)
+    with pytest.warns(LayoutWarning, match="unknown index version 3; rebuilding it"):
+        rv.open_frames(p, **rv.formats.pcap(p), index=ix).close()
+    assert _meta(ix)[1]["version"] == 4
