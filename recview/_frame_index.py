@@ -116,7 +116,10 @@ def save(
     text = json.dumps(meta, sort_keys=True).encode()
     text += b" " * (-(len(text) + _PREFIX.size) % 8)  # the array starts 8-aligned
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".rvfidx-", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".rvfidx-", dir=folder)
+    except OSError as exc:  # name the index, not the temp file's random name
+        raise type(exc)(exc.errno, exc.strerror, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(_PREFIX.pack(INDEX_MAGIC, len(text)))

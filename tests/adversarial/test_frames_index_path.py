@@ -106,3 +106,11 @@ def test_an_index_path_that_is_a_fifo_is_refused_not_waited_on(tmp_path: Path) -
     )
     assert res.returncode != 0 and "RecviewError" in res.stderr, res.stderr
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_an_index_path_in_a_missing_folder_is_an_error_naming_it(tmp_path: Path) -> None:
+    p = pcap(tmp_path / "a.pcap", 10)
+    ix = tmp_path / "no" / "such" / "a.idx"
+    with pytest.raises(FileNotFoundError) as info:
+        rv.open_frames(p, **rv.formats.pcap(p), index=ix)
+    assert info.value.filename == str(ix)
