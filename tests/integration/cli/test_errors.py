@@ -155,8 +155,12 @@ def test_interrupt_during_start_up_is_one_line(bad: Path) -> None:
     ready = bad / "ready"
     slow = bad / "slow.py"
     slow.write_text(
-        "import pathlib, time\n"
-        f"pathlib.Path({str(ready)!r}).write_text('x')\n"
+        "import os, pathlib, time\n"
+        # written under another name and renamed: once `ready` exists it is
+        # closed, so the interrupt cannot land inside write_text (whose open
+        # file would then be reported as unclosed on the way out)
+        f"pathlib.Path({str(ready) + '.tmp'!r}).write_text('x')\n"
+        f"os.replace({str(ready) + '.tmp'!r}, {str(ready)!r})\n"
         "time.sleep(60)\n"
         "X = 'u8'\n"
     )
