@@ -27,6 +27,7 @@ the :class:`FileReplacedWarning` without it; ``docs/changing_files.md``).
 
 from __future__ import annotations
 
+import abc
 import math
 import time
 import warnings
@@ -63,7 +64,7 @@ class Followed(Protocol):
     def refresh(self) -> int: ...
 
 
-class Source(Generic[T]):
+class Source(abc.ABC, Generic[T]):
     """What :func:`follow` polls: a file (or object) of records that grows.
 
     By default it checks and refreshes the view it follows (``owner``);
@@ -88,6 +89,7 @@ class Source(Generic[T]):
         """Look at the size again: the whole records there are now."""
         return self.owner.refresh()
 
+    @abc.abstractmethod
     def read(self, a: int, n: int, records: int | None) -> tuple[T, int]:
         """The next batch from record ``a`` (of ``n``, ``a < n``), and where it ends.
 
@@ -95,11 +97,10 @@ class Source(Generic[T]):
         default). Reads check the source first: a batch is never read from a
         source the caller closed while it held the previous one.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def resume_offset(self, n: int) -> int:
         """The byte offset of the end of ``n`` records (for a ``start`` past it)."""
-        raise NotImplementedError
 
     def idle(self, pos: int) -> int | None:
         """Nothing new at ``pos``: a position to go on from at once, or None to sleep."""
